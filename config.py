@@ -1,0 +1,93 @@
+"""Configuration read from the environment.
+
+With nothing set the app runs on its embedded defaults: a SQLite file in
+``instance/``, jobs in process, mail written to the console and a folder.
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'feedback.db'}")
+    # Heroku-style URLs and plain postgresql:// both mean psycopg 3 here.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RQ_QUEUE = os.environ.get("FEEDBACK_RQ_QUEUE", "feedback")
+
+    # Public base URL used in e-mails (private links, rating links).
+    BASE_URL = os.environ.get("FEEDBACK_BASE_URL", "http://127.0.0.1:5000")
+
+    MAIL_BACKEND = os.environ.get("FEEDBACK_MAIL_BACKEND", "console")  # console | smtp
+    MAIL_FOLDER = os.environ.get("FEEDBACK_MAIL_FOLDER", str(BASE_DIR / "instance" / "mail"))
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "phananh@haiphong.gov.vn")
+
+    UPLOAD_FOLDER = os.environ.get("FEEDBACK_UPLOAD_FOLDER", str(BASE_DIR / "instance" / "uploads"))
+    MAX_ATTACHMENTS = 5
+    MAX_ATTACHMENT_BYTES = _int("FEEDBACK_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = 60 * 1024 * 1024
+
+    OFFICE_OPEN = os.environ.get("FEEDBACK_OFFICE_OPEN", "07:30")
+    OFFICE_CLOSE = os.environ.get("FEEDBACK_OFFICE_CLOSE", "17:00")
+
+    # Default deadline policy in working days (DESIGN.md section 4).
+    CLASSIFY_DAYS = _int("FEEDBACK_CLASSIFY_DAYS", 5)
+    REPORT_ANSWER_DAYS = _int("FEEDBACK_REPORT_ANSWER_DAYS", 10)
+    RECOMMENDATION_ANSWER_DAYS = _int("FEEDBACK_RECOMMENDATION_ANSWER_DAYS", 15)
+    EXTENSION_MAX_DAYS = _int("FEEDBACK_EXTENSION_MAX_DAYS", 10)
+    INFO_REPLY_DAYS = _int("FEEDBACK_INFO_REPLY_DAYS", 10)
+    RATING_WINDOW_DAYS = _int("FEEDBACK_RATING_WINDOW_DAYS", 10)
+
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    LANGUAGES = ("vi", "en")
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("FEEDBACK_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None
+    PER_PAGE = 20
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = _database_url() if os.environ.get("DATABASE_URL") else "sqlite://"
+    REDIS_URL = ""
+    MAIL_BACKEND = "memory"
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    WTF_CSRF_ENABLED = False

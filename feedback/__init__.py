@@ -1,0 +1,85 @@
+"""Citizen and business feedback system (phản ánh, kiến nghị)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import get_locale, refresh
+
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    """Vietnamese first; English when the visitor chose it."""
+    from flask import current_app
+
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(config: object | str | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=False,
+    )
+    app.config.from_object(config or "config.Config")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    from . import models  # noqa: F401  (register tables with the metadata)
+    from .auth import bp as auth_bp
+    from .cli import register_cli
+    from .errors import register_error_handlers
+    from .health import bp as health_bp
+    from .labels import register_labels
+    from .public import bp as public_bp
+    from .staff import bp as staff_bp
+    from .admin import bp as admin_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    register_error_handlers(app)
+    register_labels(app)
+    register_cli(app)
+
+    @app.before_request
+    def fresh_locale() -> None:
+        # Flask-Babel caches the locale on the app context, which outlives a
+        # request when one is already pushed (CLI, tests); choose it anew.
+        refresh()
+
+    @app.context_processor
+    def inject_locale() -> dict:
+        return {"current_locale": str(get_locale())}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    return app

@@ -1,0 +1,74 @@
+"""Who may see what: role checks for views and the one case-scoping query.
+
+Every staff query that lists or loads cases starts from ``scoped_cases`` so
+that an officer never sees another agency's case (DESIGN.md section 2).
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import Select, exists, or_, select
+
+from .extensions import db, login_manager
+from .models import Case, CaseEvent, Role, User
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def roles_required(*roles: Role | str) -> Callable:
+    """Anonymous visitors go to the login page; a logged-in wrong role gets 403."""
+    allowed = {Role(r) for r in roles}
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                from .extensions import login_manager as lm
+
+                return lm.unauthorized()
+            if current_user.role_enum not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def scoped_cases(user: User) -> Select:
+    """All cases ``user`` may see, as a select to filter and order further.
+
+    Desk, supervisors and admins see every case. Officers and leads see the
+    cases held by their agency now, and keep read access to cases they acted
+    on before (recorded in the timeline).
+    """
+    query = select(Case)
+    if user.sees_all_agencies:
+        return query
+    if user.role_enum not in {Role.officer, Role.lead} or user.agency_id is None:
+        return query.where(Case.id == -1)
+    handled_before = exists().where(CaseEvent.case_id == Case.id, CaseEvent.actor_id == user.id)
+    return query.where(or_(Case.agency_id == user.agency_id, handled_before))
+
+
+def inbox_cases(user: User) -> Select:
+    """Cases the user's agency holds now (the working inbox)."""
+    query = scoped_cases(user)
+    if user.sees_all_agencies:
+        return query
+    return query.where(Case.agency_id == user.agency_id)
+
+
+def get_scoped_case(user: User, code: str) -> Case:
+    """Load one case by code within the user's scope, or 404 (never 403,
+    so codes outside the scope cannot be probed)."""
+    case = db.session.execute(scoped_cases(user).where(Case.code == code)).scalar_one_or_none()
+    if case is None:
+        abort(404)
+    return case

@@ -1,0 +1,95 @@
+"""User-facing names for the domain's codes (DESIGN.md glossary), translatable."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+STATUS = {
+    "submitted": _l("Mới tiếp nhận"),
+    "assigned": _l("Đã chuyển cơ quan xử lý"),
+    "in_progress": _l("Đang xử lý"),
+    "needs_info": _l("Chờ bổ sung thông tin"),
+    "awaiting_approval": _l("Chờ lãnh đạo phê duyệt"),
+    "responded": _l("Đã trả lời"),
+    "review_requested": _l("Đề nghị xem xét lại"),
+    "closed": _l("Đã kết thúc"),
+    "rejected": _l("Không tiếp nhận"),
+    "merged": _l("Đã gộp với phản ánh khác"),
+    "withdrawn": _l("Đã rút"),
+}
+OUTCOME = {
+    "explained": _l("Giải thích, hướng dẫn"),
+    "amend_rule": _l("Sửa đổi, bãi bỏ quy định"),
+    "recommendation_forwarded": _l("Kiến nghị cơ quan có thẩm quyền"),
+    "not_accepted": _l("Không chấp nhận"),
+}
+CASE_TYPE = {"report": _l("Phản ánh"), "recommendation": _l("Kiến nghị")}
+SENDER_KIND = {"individual": _l("Cá nhân"), "business": _l("Doanh nghiệp, tổ chức")}
+ROLE = {
+    "citizen": _l("Người dân"),
+    "desk": _l("Bộ phận tiếp nhận"),
+    "officer": _l("Cán bộ xử lý"),
+    "lead": _l("Lãnh đạo cơ quan"),
+    "supervisor": _l("Cán bộ giám sát"),
+    "admin": _l("Quản trị hệ thống"),
+}
+CHANNEL = {
+    "online": _l("Trực tuyến"),
+    "letter": _l("Thư, văn bản"),
+    "phone": _l("Điện thoại"),
+    "email": _l("Thư điện tử"),
+    "hotline": _l("Đường dây nóng"),
+    "in_person": _l("Trực tiếp"),
+    "api": _l("Hệ thống liên thông"),
+    "open311": _l("Open311"),
+}
+CLASSIFICATION = {
+    "rejected": _l("Không đủ điều kiện tiếp nhận"),
+    "official_conduct": _l("Về hành vi của cán bộ, công chức"),
+    "within_competence": _l("Thuộc thẩm quyền"),
+    "outside_competence": _l("Không thuộc thẩm quyền, chuyển cơ quan có thẩm quyền"),
+}
+RESOLVED = {"yes": _l("Đã được giải quyết"), "partly": _l("Giải quyết một phần"), "no": _l("Chưa được giải quyết")}
+RATING_LEVEL = {
+    1: _l("Rất không hài lòng"),
+    2: _l("Không hài lòng"),
+    3: _l("Bình thường"),
+    4: _l("Hài lòng"),
+    5: _l("Rất hài lòng"),
+}
+
+
+def local(value: datetime | None) -> datetime | None:
+    return value.astimezone(LOCAL_TZ) if value else None
+
+
+def localdatetime(value: datetime | None) -> str:
+    return local(value).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+
+def localdate(value: datetime | None) -> str:
+    return local(value).strftime("%d/%m/%Y") if value else "—"
+
+
+def register_labels(app: Flask) -> None:
+    app.jinja_env.filters["localdatetime"] = localdatetime
+    app.jinja_env.filters["localdate"] = localdate
+
+    @app.context_processor
+    def label_helpers() -> dict:
+        return {
+            "status_label": lambda code: STATUS.get(code, code),
+            "outcome_label": lambda code: OUTCOME.get(code, code or "—"),
+            "type_label": lambda code: CASE_TYPE.get(code, code),
+            "sender_kind_label": lambda code: SENDER_KIND.get(code, code),
+            "role_label": lambda code: ROLE.get(code, code),
+            "channel_label": lambda code: CHANNEL.get(code, code),
+            "classification_label": lambda code: CLASSIFICATION.get(code, code or "—"),
+            "rating_label": lambda level: RATING_LEVEL.get(level, level),
+            "resolved_label": lambda code: RESOLVED.get(code, code),
+        }

@@ -1,0 +1,513 @@
+"""The domain model (DESIGN.md sections 2-6).
+
+Every timestamp is stored in UTC (timezone-aware in Python). Status changes go
+through ``feedback.workflow``; nothing else assigns ``Case.status``.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def hash_token(token: str) -> str:
+    """Tokens (private links, API keys) are stored as SHA-256 digests only."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Role(str, enum.Enum):
+    citizen = "citizen"
+    desk = "desk"
+    officer = "officer"
+    lead = "lead"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+STAFF_ROLES = {Role.desk, Role.officer, Role.lead, Role.supervisor, Role.admin}
+# Roles that see every agency's cases (DESIGN.md section 2).
+CITY_WIDE_ROLES = {Role.desk, Role.supervisor, Role.admin}
+
+
+class CaseType(str, enum.Enum):
+    report = "report"
+    recommendation = "recommendation"
+
+
+class SenderKind(str, enum.Enum):
+    individual = "individual"
+    business = "business"
+
+
+class Channel(str, enum.Enum):
+    online = "online"
+    letter = "letter"
+    phone = "phone"
+    email = "email"
+    hotline = "hotline"
+    in_person = "in_person"
+    api = "api"
+    open311 = "open311"
+
+
+class Status(str, enum.Enum):
+    submitted = "submitted"
+    assigned = "assigned"
+    in_progress = "in_progress"
+    needs_info = "needs_info"
+    awaiting_approval = "awaiting_approval"
+    responded = "responded"
+    review_requested = "review_requested"
+    closed = "closed"
+    rejected = "rejected"
+    merged = "merged"
+    withdrawn = "withdrawn"
+
+
+FINAL_STATUSES = {Status.closed, Status.rejected, Status.merged, Status.withdrawn}
+OPEN_STATUSES = set(Status) - FINAL_STATUSES - {Status.responded}
+
+
+class Outcome(str, enum.Enum):
+    explained = "explained"
+    amend_rule = "amend_rule"
+    recommendation_forwarded = "recommendation_forwarded"
+    not_accepted = "not_accepted"
+
+
+class Classification(str, enum.Enum):
+    """The four outcomes of classifying a case on receipt (Decree 20)."""
+
+    rejected = "rejected"
+    official_conduct = "official_conduct"
+    within_competence = "within_competence"
+    outside_competence = "outside_competence"
+
+
+class Agency(db.Model):
+    __tablename__ = "agency"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(32), default="department")
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
+    is_desk: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Optional["Agency"]] = relationship(remote_side="Agency.id", back_populates="children")
+    children: Mapped[list["Agency"]] = relationship(back_populates="parent")
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.code}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(20), default=Role.citizen.value)
+    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agency: Mapped[Optional[Agency]] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role_enum in STAFF_ROLES
+
+    @property
+    def sees_all_agencies(self) -> bool:
+        return self.role_enum in CITY_WIDE_ROLES
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class Category(db.Model):
+    """A field (lĩnh vực) with its default agency and deadline policy.
+
+    The ``*_days`` columns override the configured defaults when set.
+    """
+
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
+    default_agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"))
+    classify_days: Mapped[Optional[int]] = mapped_column(Integer)
+    report_answer_days: Mapped[Optional[int]] = mapped_column(Integer)
+    recommendation_answer_days: Mapped[Optional[int]] = mapped_column(Integer)
+    extension_max_days: Mapped[Optional[int]] = mapped_column(Integer)
+    info_reply_days: Mapped[Optional[int]] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    default_agency: Mapped[Optional[Agency]] = relationship()
+    parent: Mapped[Optional["Category"]] = relationship(remote_side="Category.id")
+
+
+class Procedure(db.Model):
+    """An administrative procedure or legal document a case can be about."""
+
+    __tablename__ = "procedure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20), default="procedure")  # procedure | legal_document
+    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
+    search_text: Mapped[str] = mapped_column(String(600), default="")  # folded, for search
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    category: Mapped[Optional[Category]] = relationship()
+
+
+class Case(db.Model):
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_agency_status_next_due", "agency_id", "status", "next_due"),
+        Index("ix_case_status_next_due", "status", "next_due"),
+        Index("ix_case_next_due", "next_due"),
+        Index("ix_case_received_at", "received_at"),
+        Index("ix_case_answered_at", "answered_at"),
+        Index("ix_case_sender_email", "sender_email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    type: Mapped[str] = mapped_column(String(20), default=CaseType.report.value)
+    channel: Mapped[str] = mapped_column(String(20), default=Channel.online.value)
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+
+    sender_kind: Mapped[str] = mapped_column(String(20), default=SenderKind.individual.value)
+    sender_name: Mapped[str] = mapped_column(String(255))
+    sender_address: Mapped[str] = mapped_column(String(500))
+    sender_phone: Mapped[str] = mapped_column(String(20))
+    sender_email: Mapped[str] = mapped_column(String(255), default="")
+    sender_id_number: Mapped[str] = mapped_column(String(20), default="")
+    sender_tax_code: Mapped[str] = mapped_column(String(20), default="")
+    sender_representative: Mapped[str] = mapped_column(String(255), default="")
+    citizen_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
+
+    title: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    publish_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
+    procedure_id: Mapped[Optional[int]] = mapped_column(ForeignKey("procedure.id"), index=True)
+
+    status: Mapped[str] = mapped_column(String(24), default=Status.submitted.value)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The agency holding the case now (the desk's until assigned).
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    proposed_agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"))
+    officer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
+    classification: Mapped[Optional[str]] = mapped_column(String(32))
+    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"))
+
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # Deadlines (DESIGN.md section 4); next_due is the earliest open one.
+    classify_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    classified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    classify_on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
+    assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    answer_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    extension_requested_days: Mapped[Optional[int]] = mapped_column(Integer)
+    extension_reason: Mapped[str] = mapped_column(Text, default="")
+    extension_status: Mapped[Optional[str]] = mapped_column(String(16))  # requested|approved|denied
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)
+    info_requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    info_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    rating_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    review_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    # The answer, recorded once when it reaches the citizen.
+    draft_outcome: Mapped[Optional[str]] = mapped_column(String(32))
+    draft_answer: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[Optional[str]] = mapped_column(String(32))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    answer_on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
+    # Signed working days: negative = early, positive = late.
+    answer_lateness_days: Mapped[Optional[int]] = mapped_column(Integer)
+    answer_working_days: Mapped[Optional[int]] = mapped_column(Integer)
+
+    rejection_reason: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    close_reason: Mapped[str] = mapped_column(String(40), default="")
+
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    public_title: Mapped[str] = mapped_column(String(255), default="")
+    public_content: Mapped[str] = mapped_column(Text, default="")
+    # Diacritic-folded text of the published case, for search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    access_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+
+    category: Mapped[Category] = relationship()
+    procedure: Mapped[Optional[Procedure]] = relationship()
+    agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
+    proposed_agency: Mapped[Optional[Agency]] = relationship(foreign_keys=[proposed_agency_id])
+    officer: Mapped[Optional[User]] = relationship(foreign_keys=[officer_id])
+    citizen: Mapped[Optional[User]] = relationship(foreign_keys=[citizen_id])
+    merged_into: Mapped[Optional["Case"]] = relationship(remote_side="Case.id")
+    events: Mapped[list["CaseEvent"]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="case", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    rating: Mapped[Optional["Rating"]] = relationship(back_populates="case", uselist=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status_enum in OPEN_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<Case {self.code} {self.status}>"
+
+
+class CaseEvent(db.Model):
+    """Append-only timeline entry: who did what, when, from which status."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    actor_kind: Mapped[str] = mapped_column(String(16), default="staff")  # staff|citizen|system
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[Optional[str]] = mapped_column(String(24))
+    to_status: Mapped[Optional[str]] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[Optional[User]] = relationship()
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    from_citizen: Mapped[bool] = mapped_column(Boolean, default=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="attachments")
+
+
+class Notification(db.Model):
+    """The outbox: written in the same transaction as the change it reports."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"), index=True)
+    recipient_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    recipient: Mapped[str] = mapped_column(String(255))  # e-mail address (or phone for SMS)
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    template: Mapped[str] = mapped_column(String(60))
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|queued|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    queued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Optional[Case]] = relationship()
+
+
+class ReminderDelivery(db.Model):
+    """One row per reminder ever filed; the unique key makes re-scans harmless."""
+
+    __tablename__ = "reminder_delivery"
+    __table_args__ = (
+        UniqueConstraint(
+            "case_id", "deadline_kind", "deadline_at", "step", "recipient_id",
+            name="uq_reminder_delivery_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    deadline_kind: Mapped[str] = mapped_column(String(20))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    step: Mapped[str] = mapped_column(String(20))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notification.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rating(db.Model):
+    """The citizen's rating, stored with what answered it so reports can slice."""
+
+    __tablename__ = "rating"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), unique=True)
+    level: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[str] = mapped_column(String(10))  # yes|partly|no
+    comment: Mapped[str] = mapped_column(Text, default="")
+    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
+    officer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
+    procedure_id: Mapped[Optional[int]] = mapped_column(ForeignKey("procedure.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="rating")
+
+
+class CalendarOverride(db.Model):
+    """An announced swap the holidays package does not know yet."""
+
+    __tablename__ = "calendar_override"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    is_working: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(db.Model):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SubmissionKey(db.Model):
+    """A one-time form token or API Idempotency-Key and what it produced."""
+
+    __tablename__ = "submission_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"))
+    response_status: Mapped[Optional[int]] = mapped_column(Integer)
+    response_body: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class DailyCounter(db.Model):
+    """Per-day sequence for human-readable case codes (PAKN.YYYYMMDD.NNNN)."""
+
+    __tablename__ = "daily_counter"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,135 @@
+"""Fixtures: the app on a fresh database per test, a client, factories.
+
+The suite runs on SQLite by default and on PostgreSQL when DATABASE_URL
+points at it. ``FEEDBACK_STRICT=1`` turns every "service missing" skip into
+a failure (CI sets it).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import event
+
+from config import TestConfig
+from feedback import create_app
+from feedback.extensions import db
+
+from .helpers import Factory
+
+STRICT = os.environ.get("FEEDBACK_STRICT") == "1"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip (or fail, in strict mode) a test whose outside service is missing."""
+    if available:
+        return
+    if STRICT:
+        pytest.fail(f"strict mode: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _app_and_schema(tmp_path_factory):
+    """One app and one schema per run; tests empty the tables afterwards."""
+    class Config(TestConfig):
+        UPLOAD_FOLDER = str(tmp_path_factory.mktemp("uploads"))
+        MAIL_FOLDER = str(tmp_path_factory.mktemp("mail"))
+        if not os.environ.get("DATABASE_URL"):
+            SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+    app = create_app(Config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(_app_and_schema):
+    app = _app_and_schema
+    ctx = app.app_context()
+    ctx.push()
+    yield app
+    db.session.rollback()
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    ctx.pop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make(app) -> Factory:
+    return Factory()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user_or_email, password: str = Factory.PASSWORD):
+        email = getattr(user_or_email, "email", user_or_email)
+        return self.client.post("/auth/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count SQL statements run inside a ``with count_queries() as counter:`` block."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+
+    return counting
+
+
+def pytest_configure(config):
+    for marker in ("postgres: needs PostgreSQL", "redis: needs a Redis server", "browser: needs Chromium"):
+        config.addinivalue_line("markers", marker)
+
+
+def pytest_sessionstart(session):
+    """Compile the translation catalogs so English pages can be tested."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in (Path(__file__).parent.parent / "feedback" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+            with po_path.open("rb") as po, mo_path.open("wb") as mo:
+                write_mo(mo, read_po(po))

@@ -1,0 +1,60 @@
+"""`flask db upgrade` from an empty database, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from feedback.extensions import db
+
+from .conftest import require_service
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def flask(*args: str, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "migration-test"}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def assert_upgrade_matches_models(url: str) -> None:
+    result = flask("db", "upgrade", database_url=url)
+    assert result.returncode == 0, result.stderr
+    check = flask("db", "check", database_url=url)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert set(db.metadata.tables) <= tables
+    seeded = flask("seed-demo", database_url=url)
+    assert seeded.returncode == 0, seeded.stderr
+
+
+def test_upgrade_from_empty_on_sqlite(tmp_path):
+    assert_upgrade_matches_models(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_upgrade_from_empty_on_postgresql():
+    url = os.environ.get("DATABASE_URL", "")
+    require_service(url.startswith("postgresql"), "PostgreSQL not configured (DATABASE_URL is not postgresql://)")
+    admin_url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"feedback_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        assert_upgrade_matches_models(admin_url.set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
