@@ -336,7 +336,9 @@ class Case(db.Model):
     )
     rating: Mapped[Optional["Rating"]] = relationship(back_populates="case", uselist=False)
 
-    __mapper_args__ = {"version_id_col": version}
+    # The workflow sets the next version once per transition; SQLAlchemy adds
+    # "WHERE version = <old>" to the UPDATE, so a concurrent change loses.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     @property
     def status_enum(self) -> Status:

@@ -1,0 +1,55 @@
+"""The outbox: notification rows written in the same transaction as a change.
+
+Delivery is ``feedback.jobs``'s business; this module only records what is to
+be sent, to whom, in which language, so that no change can commit without
+its notifications and no notification can exist without its change.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from .extensions import db
+from .models import Case, Notification, User, utcnow
+
+# Templates citizens receive, and the ones staff receive.
+CITIZEN_TEMPLATES = {
+    "receipt", "info_requested", "transferred", "answered", "rating_request",
+    "review_outcome", "closed_incomplete", "rejected", "access_link", "extension_approved",
+    "merged", "reopened",
+}
+STAFF_TEMPLATES = {"reminder", "digest", "assigned", "approval_needed", "extension_requested", "review_requested",
+                   "info_provided"}
+
+
+def case_links(case: Case, access_token: str | None = None) -> dict[str, str]:
+    base = current_app.config["BASE_URL"].rstrip("/")
+    links = {"lookup_url": f"{base}/lookup?code={case.code}", "staff_url": f"{base}/staff/cases/{case.code}"}
+    if access_token:
+        links["private_url"] = f"{base}/c/{access_token}"
+    return links
+
+
+def notify_citizen(case: Case, template: str, payload: dict[str, Any] | None = None) -> Notification | None:
+    """Queue a message to the case's sender, if they gave an e-mail address."""
+    if not case.sender_email:
+        return None
+    return _add(case, template, case.sender_email, case.language, payload, user=case.citizen)
+
+
+def notify_user(case: Case | None, user: User, template: str, payload: dict[str, Any] | None = None) -> Notification:
+    return _add(case, template, user.email, user.language or "vi", payload, user=user)
+
+
+def _add(case: Case | None, template: str, recipient: str, language: str,
+         payload: dict[str, Any] | None, user: User | None = None) -> Notification:
+    data = {"code": case.code, "title": case.title} if case is not None else {}
+    data.update(payload or {})
+    notification = Notification(
+        case=case, recipient=recipient, recipient_user_id=user.id if user else None,
+        template=template, language=language if language in ("vi", "en") else "vi",
+        payload=data, status="pending", next_attempt_at=utcnow(),
+    )
+    db.session.add(notification)
+    return notification
