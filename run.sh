@@ -7,7 +7,7 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-.venv/bin/pybabel compile -q -d feedback/translations
+.venv/bin/pybabel compile -d feedback/translations >/dev/null 2>&1
 export FLASK_APP=wsgi
 .venv/bin/flask db upgrade
 .venv/bin/flask seed-demo

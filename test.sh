@@ -12,7 +12,7 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv || exit 1
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt || exit 1
-.venv/bin/pybabel compile -q -d feedback/translations || exit 1
+.venv/bin/pybabel compile -d feedback/translations >/dev/null 2>&1 || exit 1
 
 STATE=$(mktemp -d /tmp/feedback-test.XXXXXX)
 chmod 755 "$STATE"
@@ -52,8 +52,8 @@ fi
 
 # PostgreSQL
 PGBIN=""
-for dir in "$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)")" /usr/lib/postgresql/*/bin; do
-  if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then PGBIN=$dir; break; fi
+for dir in /usr/lib/postgresql/*/bin "$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)")"; do
+  if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/createdb" ]; then PGBIN=$dir; break; fi
 done
 PG_URL=""
 if [ -n "$PGBIN" ] && { [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1; }; then
@@ -63,6 +63,8 @@ if [ -n "$PGBIN" ] && { [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1; }; t
      && as_pg "$PGBIN/pg_ctl" -D "$STATE/pg" -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $STATE -c fsync=off -c synchronous_commit=off -c full_page_writes=off" -l "$STATE/pg.log" -w start >/dev/null 2>&1; then
     as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres feedback_test
     PG_URL="postgresql://postgres@127.0.0.1:$PGPORT/feedback_test"
+    # Tests that need PostgreSQL itself (migrations) use it in both passes.
+    export FEEDBACK_TEST_PG_URL="$PG_URL"
   else
     missing+=("PostgreSQL (could not start a cluster from $PGBIN; see initdb/pg logs): the PostgreSQL run was skipped")
     cat "$STATE/initdb.log" "$STATE/pg.log" 2>/dev/null | tail -5

@@ -46,7 +46,10 @@ def test_upgrade_from_empty_on_sqlite(tmp_path):
 
 def test_upgrade_from_empty_on_postgresql():
     url = os.environ.get("DATABASE_URL", "")
-    require_service(url.startswith("postgresql"), "PostgreSQL not configured (DATABASE_URL is not postgresql://)")
+    if not url.startswith("postgresql"):
+        url = os.environ.get("FEEDBACK_TEST_PG_URL", "")
+    require_service(url.startswith("postgresql"),
+                    "PostgreSQL not available (neither DATABASE_URL nor FEEDBACK_TEST_PG_URL is postgresql://)")
     admin_url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"feedback_migrate_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
