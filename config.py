@@ -80,6 +80,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
     PER_PAGE = 20
+    PASSWORD_HASH_METHOD = "scrypt"
 
 
 class TestConfig(Config):
@@ -91,3 +92,5 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     WTF_CSRF_ENABLED = False
+    # A cheap hash keeps factories fast; production uses scrypt.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"

@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def select_locale() -> str:
     """Vietnamese first; English when the visitor chose it."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():  # CLI and jobs: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in current_app.config["LANGUAGES"]:
         return chosen

@@ -207,6 +207,15 @@ def _move(case: Case, status: Status) -> str:
     return previous
 
 
+def commit() -> None:
+    """Commit the transition's transaction; a lost race becomes StaleCase."""
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise StaleCase(STALE_MESSAGE) from exc
+
+
 def _flush() -> None:
     try:
         db.session.flush()
@@ -216,7 +225,8 @@ def _flush() -> None:
 
 
 def _calendar() -> WorkingCalendar:
-    return load_calendar()
+    with db.session.no_autoflush:  # see _staff_of
+        return load_calendar()
 
 
 def _agency(code_or_id: str | int | Agency | None) -> Agency:
@@ -225,30 +235,48 @@ def _agency(code_or_id: str | int | Agency | None) -> Agency:
     elif isinstance(code_or_id, int):
         agency = db.session.get(Agency, code_or_id)
     else:
-        agency = db.session.execute(select(Agency).where(Agency.code == (code_or_id or ""))).scalar_one_or_none()
+        with db.session.no_autoflush:
+            agency = db.session.execute(select(Agency).where(Agency.code == (code_or_id or ""))).scalar_one_or_none()
     if agency is None or not agency.active:
         raise InvalidInput(_l("Cơ quan không hợp lệ."), {"agency": str(_l("Cơ quan không hợp lệ."))})
     return agency
 
 
 def desk_agency() -> Agency:
-    agency = db.session.execute(select(Agency).where(Agency.is_desk.is_(True)).order_by(Agency.id)).scalars().first()
+    with db.session.no_autoflush:
+        agency = db.session.execute(select(Agency).where(Agency.is_desk.is_(True)).order_by(Agency.id)).scalars().first()
     if agency is None:
         raise RuntimeError("no receiving desk agency is configured (seed the agencies first)")
     return agency
 
 
 def _staff_of(agency_id: int, *roles: Role) -> list[User]:
-    return list(db.session.execute(
-        select(User).where(User.agency_id == agency_id, User.active.is_(True),
-                           User.role.in_([r.value for r in roles])).order_by(User.id)
-    ).scalars())
+    with db.session.no_autoflush:  # the pending change is flushed once, by _flush
+        return list(db.session.execute(
+            select(User).where(User.agency_id == agency_id, User.active.is_(True),
+                               User.role.in_([r.value for r in roles])).order_by(User.id)
+        ).scalars())
 
 
 def _supervisors() -> list[User]:
-    return list(db.session.execute(
-        select(User).where(User.role == Role.supervisor.value, User.active.is_(True)).order_by(User.id)
-    ).scalars())
+    with db.session.no_autoflush:
+        return list(db.session.execute(
+            select(User).where(User.role == Role.supervisor.value, User.active.is_(True)).order_by(User.id)
+        ).scalars())
+
+
+def transition(fn):
+    """Run a transition without autoflush: its change is written once, by
+    _flush at the end, where a lost race (StaleDataError) becomes StaleCase
+    instead of surfacing from whichever lookup happened to flush first."""
+    from functools import wraps
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        with db.session.no_autoflush:
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 # Codes and access links --------------------------------------------------
@@ -315,6 +343,7 @@ class Submission:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@transition
 def submit_case(submission: Submission, actor: Actor | None = None, now: datetime | None = None) -> tuple[Case, str]:
     """Create a case held by the receiving desk, with its classify deadline,
     a 'received' event and the receipt in the outbox. Anyone may submit; desk
@@ -362,6 +391,7 @@ def submit_case(submission: Submission, actor: Actor | None = None, now: datetim
 # The desk ----------------------------------------------------------------
 
 
+@transition
 def assign_case(case: Case, actor: Actor, agency, classification: str = Classification.within_competence.value,
                 note: str = "", version: int | None = None, now: datetime | None = None) -> Case:
     """Desk: classify a new or returned case and send it to the responsible
@@ -397,6 +427,7 @@ def assign_case(case: Case, actor: Actor, agency, classification: str = Classifi
     return case
 
 
+@transition
 def reject_case(case: Case, actor: Actor, reason: str, version: int | None = None,
                 now: datetime | None = None) -> Case:
     """Desk: refuse a case (missing required content or out of scope), with the reason."""
@@ -419,6 +450,7 @@ def reject_case(case: Case, actor: Actor, reason: str, version: int | None = Non
     return case
 
 
+@transition
 def merge_case(case: Case, actor: Actor, into_code: str, version: int | None = None,
                now: datetime | None = None) -> Case:
     """Desk: mark a duplicate as merged into another case; the sender follows that one."""
@@ -439,6 +471,7 @@ def merge_case(case: Case, actor: Actor, into_code: str, version: int | None = N
     return case
 
 
+@transition
 def return_to_desk(case: Case, actor: Actor, reason: str, version: int | None = None,
                    now: datetime | None = None) -> Case:
     """Agency: hand a case back to the desk (not ours); the desk reclassifies it."""
@@ -460,6 +493,7 @@ def return_to_desk(case: Case, actor: Actor, reason: str, version: int | None = 
 # The agency --------------------------------------------------------------
 
 
+@transition
 def accept_case(case: Case, actor: Actor, officer: User | None = None, version: int | None = None,
                 now: datetime | None = None) -> Case:
     """Officer or lead: take an assigned case into work. A lead may name the
@@ -481,6 +515,7 @@ def accept_case(case: Case, actor: Actor, officer: User | None = None, version: 
     return case
 
 
+@transition
 def assign_officer(case: Case, actor: Actor, officer: User, version: int | None = None,
                    now: datetime | None = None) -> Case:
     """Lead: give a case already in work to another officer of the agency."""
@@ -496,6 +531,7 @@ def assign_officer(case: Case, actor: Actor, officer: User, version: int | None 
     return case
 
 
+@transition
 def transfer_case(case: Case, actor: Actor, agency, reason: str, version: int | None = None,
                   now: datetime | None = None) -> Case:
     """Agency (or desk): send the case on to the competent agency; the answer
@@ -525,6 +561,7 @@ def transfer_case(case: Case, actor: Actor, agency, reason: str, version: int | 
     return case
 
 
+@transition
 def request_information(case: Case, actor: Actor, message: str, version: int | None = None,
                         now: datetime | None = None) -> Case:
     """Officer or lead: ask the citizen for more information. The answer clock
@@ -544,6 +581,7 @@ def request_information(case: Case, actor: Actor, message: str, version: int | N
     return case
 
 
+@transition
 def provide_information(case: Case, actor: Actor, message: str, version: int | None = None,
                         now: datetime | None = None) -> Case:
     """Citizen: answer a request for information. The answer clock resumes with
@@ -570,6 +608,7 @@ def provide_information(case: Case, actor: Actor, message: str, version: int | N
     return case
 
 
+@transition
 def close_incomplete(case: Case, actor: Actor | None = None, now: datetime | None = None) -> Case:
     """System: close a case whose citizen did not answer a request for
     information in time."""
@@ -589,6 +628,7 @@ def close_incomplete(case: Case, actor: Actor | None = None, now: datetime | Non
     return case
 
 
+@transition
 def submit_answer(case: Case, actor: Actor, outcome: str, answer: str, version: int | None = None,
                   now: datetime | None = None) -> Case:
     """Officer or lead: write the answer. Where the agency requires its lead's
@@ -615,6 +655,7 @@ def submit_answer(case: Case, actor: Actor, outcome: str, answer: str, version: 
     return case
 
 
+@transition
 def approve_answer(case: Case, actor: Actor, version: int | None = None, now: datetime | None = None) -> Case:
     """Lead: approve the drafted answer; it goes to the citizen."""
     user = _require_agency_staff(actor, case, Role.lead)
@@ -624,6 +665,7 @@ def approve_answer(case: Case, actor: Actor, version: int | None = None, now: da
     return case
 
 
+@transition
 def send_back_answer(case: Case, actor: Actor, reason: str, version: int | None = None,
                      now: datetime | None = None) -> Case:
     """Lead: return the drafted answer to the officer with a reason."""
@@ -664,6 +706,7 @@ def _deliver_answer(case: Case, actor: Actor, user: User, now: datetime) -> None
     _flush()
 
 
+@transition
 def request_extension(case: Case, actor: Actor, days: int, reason: str, version: int | None = None,
                       now: datetime | None = None) -> Case:
     """Officer or lead: ask a supervisor for the one extension a case may have."""
@@ -692,6 +735,7 @@ def request_extension(case: Case, actor: Actor, days: int, reason: str, version:
     return case
 
 
+@transition
 def decide_extension(case: Case, actor: Actor, approve: bool, note: str = "", version: int | None = None,
                      now: datetime | None = None) -> Case:
     """Supervisor: approve (the answer deadline moves by the days asked, and the
@@ -721,6 +765,7 @@ def decide_extension(case: Case, actor: Actor, approve: bool, note: str = "", ve
 # Publication and closing ---------------------------------------------------
 
 
+@transition
 def publish_case(case: Case, actor: Actor, public_title: str, public_content: str, version: int | None = None,
                  now: datetime | None = None) -> Case:
     """Desk: publish the anonymised question with its answer. Needs the sender's
@@ -752,6 +797,7 @@ def publish_case(case: Case, actor: Actor, public_title: str, public_content: st
     return case
 
 
+@transition
 def close_case(case: Case, actor: Actor, reason: str = "", version: int | None = None,
                now: datetime | None = None) -> Case:
     """Supervisor or desk closes an answered case; the system closes one whose
@@ -772,6 +818,7 @@ def close_case(case: Case, actor: Actor, reason: str = "", version: int | None =
     return case
 
 
+@transition
 def withdraw_case(case: Case, actor: Actor, reason: str = "", version: int | None = None,
                   now: datetime | None = None) -> Case:
     """Citizen: withdraw a case that has not been answered yet."""
@@ -789,6 +836,7 @@ def withdraw_case(case: Case, actor: Actor, reason: str = "", version: int | Non
     return case
 
 
+@transition
 def request_review(case: Case, actor: Actor, reason: str, version: int | None = None,
                    now: datetime | None = None) -> Case:
     """Citizen: ask for the answer to be reviewed (after a low rating) within
@@ -811,6 +859,7 @@ def request_review(case: Case, actor: Actor, reason: str, version: int | None = 
     return case
 
 
+@transition
 def decide_review(case: Case, actor: Actor, reopen: bool, note: str, version: int | None = None,
                   now: datetime | None = None) -> Case:
     """Supervisor: uphold the answer (the case closes, the citizen is told why)
@@ -833,6 +882,7 @@ def decide_review(case: Case, actor: Actor, reopen: bool, note: str, version: in
     return case
 
 
+@transition
 def reopen_case(case: Case, actor: Actor, reason: str, version: int | None = None,
                 now: datetime | None = None) -> Case:
     """Supervisor: reopen an answered or closed case to its agency with a new deadline."""
@@ -862,6 +912,7 @@ def _reopen(case: Case, actor: Actor, note: str, now: datetime) -> Case:
     return case
 
 
+@transition
 def add_note(case: Case, actor: Actor, note: str, now: datetime | None = None) -> CaseEvent:
     """Staff in scope: an internal note on the timeline (no status change)."""
     _require_agency_staff(actor, case, Role.officer, Role.lead, Role.desk, Role.supervisor)

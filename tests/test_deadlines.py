@@ -301,11 +301,11 @@ def test_days_off_without_weekends_lists_holidays_and_overrides():
 # Reading the override table and the CLI (need the app fixture from conftest)
 
 
-def test_load_calendar_reads_overrides_and_office_hours(app):
+def test_load_calendar_reads_overrides_and_office_hours(app, monkeypatch):
     from feedback.extensions import db
     from feedback.models import CalendarOverride
 
-    app.config["OFFICE_CLOSE"] = "16:30"
+    monkeypatch.setitem(app.config, "OFFICE_CLOSE", "16:30")
     db.session.add(CalendarOverride(day=date(2027, 4, 24), is_working=True, name="Làm bù"))
     db.session.commit()
     calendar = load_calendar()
