@@ -54,6 +54,33 @@ CLASSIFICATION = {
     "within_competence": _l("Thuộc thẩm quyền"),
     "outside_competence": _l("Không thuộc thẩm quyền, chuyển cơ quan có thẩm quyền"),
 }
+EVENT = {
+    "submitted": _l("Tiếp nhận phản ánh"),
+    "assigned": _l("Chuyển cơ quan xử lý"),
+    "rejected": _l("Không tiếp nhận"),
+    "merged": _l("Gộp với phản ánh khác"),
+    "returned_to_desk": _l("Trả lại bộ phận tiếp nhận"),
+    "accepted": _l("Cơ quan nhận xử lý"),
+    "officer_assigned": _l("Giao cán bộ xử lý"),
+    "transferred": _l("Chuyển cơ quan có thẩm quyền"),
+    "info_requested": _l("Đề nghị bổ sung thông tin"),
+    "info_provided": _l("Người dân bổ sung thông tin"),
+    "closed_incomplete": _l("Kết thúc do không bổ sung thông tin"),
+    "answer_drafted": _l("Dự thảo trả lời chờ phê duyệt"),
+    "answer_sent_back": _l("Lãnh đạo trả lại dự thảo"),
+    "answered": _l("Trả lời người dân"),
+    "extension_requested": _l("Đề nghị gia hạn"),
+    "extension_approved": _l("Gia hạn xử lý"),
+    "extension_denied": _l("Không đồng ý gia hạn"),
+    "published": _l("Công khai kết quả"),
+    "closed": _l("Kết thúc"),
+    "withdrawn": _l("Người dân rút phản ánh"),
+    "review_requested": _l("Đề nghị xem xét lại"),
+    "review_upheld": _l("Giữ nguyên câu trả lời"),
+    "reopened": _l("Mở lại để xử lý tiếp"),
+    "rated": _l("Người dân đánh giá"),
+    "note": _l("Ghi chú nội bộ"),
+}
 RESOLVED = {"yes": _l("Đã được giải quyết"), "partly": _l("Giải quyết một phần"), "no": _l("Chưa được giải quyết")}
 RATING_LEVEL = {
     1: _l("Rất không hài lòng"),
@@ -92,4 +119,5 @@ def register_labels(app: Flask) -> None:
             "classification_label": lambda code: CLASSIFICATION.get(code, code or "—"),
             "rating_label": lambda level: RATING_LEVEL.get(level, level),
             "resolved_label": lambda code: RESOLVED.get(code, code),
+            "event_label": lambda code: EVENT.get(code, code),
         }

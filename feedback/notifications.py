@@ -53,3 +53,13 @@ def _add(case: Case | None, template: str, recipient: str, language: str,
     )
     db.session.add(notification)
     return notification
+
+
+def delivery_problems(case: Case) -> list[Notification]:
+    """Deliveries for this case that failed for good, shown on the staff case page."""
+    from sqlalchemy import select
+
+    return list(db.session.execute(
+        select(Notification).where(Notification.case_id == case.id, Notification.status == "failed")
+        .order_by(Notification.id)
+    ).scalars())

@@ -3,15 +3,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template, request
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from ..access import inbox_cases, roles_required
+from .. import workflow as wf
+from ..access import get_scoped_case, inbox_cases, roles_required, scoped_cases
+from ..actions import perform
+from ..deadlines import load_calendar
 from ..extensions import db
-from ..models import Case, Category, Role, Status, User, utcnow
+from ..labels import CLASSIFICATION, OUTCOME
+from ..models import Agency, Attachment, Case, CaseEvent, Category, Role, Status, User, utcnow
+from ..notifications import delivery_problems
 from ..pagination import paginate
+from ..redaction import redact
 from . import bp
 
 STAFF = (Role.desk, Role.officer, Role.lead, Role.supervisor, Role.admin)
@@ -55,10 +62,122 @@ def inbox():
     )
 
 
+
+def _load_case(code: str) -> Case:
+    """The case in the viewer's scope with everything its page shows, in a
+    fixed handful of queries however long the timeline is."""
+    query = scoped_cases(current_user).where(Case.code == code).options(
+        selectinload(Case.events).selectinload(CaseEvent.actor),
+        selectinload(Case.attachments),
+        selectinload(Case.category), selectinload(Case.procedure),
+        selectinload(Case.agency), selectinload(Case.proposed_agency),
+        selectinload(Case.officer), selectinload(Case.rating),
+    )
+    case = db.session.execute(query).scalar_one_or_none()
+    if case is None:
+        abort(404)
+    return case
+
+
 @bp.route("/cases/<code>")
 @roles_required(*STAFF)
 def case_detail(code: str):
-    from ..access import get_scoped_case
+    case = _load_case(code)
+    allowed = wf.available_actions(case, current_user)
+    agencies = officers = []
+    if allowed & {"assign", "transfer"}:
+        agencies = db.session.execute(select(Agency).where(Agency.active.is_(True)).order_by(Agency.kind, Agency.name)).scalars().all()
+    if allowed & {"accept", "assign_officer"} and current_user.role_enum == Role.lead:
+        officers = db.session.execute(
+            select(User).where(User.agency_id == case.agency_id, User.active.is_(True),
+                               User.role.in_([Role.officer.value, Role.lead.value])).order_by(User.full_name)
+        ).scalars().all()
+    calendar = load_calendar()
+    now = utcnow()
+    countdown = calendar.working_days_until(now, case.next_due) if case.next_due else None
+    suggestion = None
+    if "publish" in allowed:
+        suggestion = {"title": redact(case.title, case), "content": redact(case.content, case)}
+    return render_template(
+        "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
+        countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,
+        errors=session.pop("action_errors", {}), problems=delivery_problems(case),
+    )
+
+
+@bp.route("/cases/<code>/act", methods=["POST"])
+@roles_required(*STAFF)
+def case_action(code: str):
+    """Run one workflow action from the case page's forms."""
+    case = _load_case(code)
+    name = request.form.get("action", "")
+    try:
+        perform(case, wf.Actor(current_user), name, request.form)
+        wf.commit()
+    except wf.WorkflowError as err:
+        db.session.rollback()
+        flash(str(err.message), "error")
+        session["action_errors"] = {"action": name, **err.fields}
+        return redirect(url_for("staff.case_detail", code=code)), 303
+    flash(_("Đã cập nhật phản ánh %(code)s.", code=code), "success")
+    if name in ("reject", "merge", "assign", "transfer", "return_to_desk") and current_user.role_enum in (Role.officer, Role.lead):
+        return redirect(url_for("staff.inbox")), 303
+    return redirect(url_for("staff.case_detail", code=code)), 303
+
+
+@bp.route("/cases/<code>/files/<int:attachment_id>")
+@roles_required(*STAFF)
+def case_attachment(code: str, attachment_id: int):
+    from ..attachments import serve_attachment
 
     case = get_scoped_case(current_user, code)
-    return render_template("staff/case.html", case=case, now=utcnow())
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.case_id != case.id:
+        abort(404)
+    return serve_attachment(attachment)
+
+
+@bp.route("/desk")
+@roles_required(Role.desk, Role.admin)
+def desk_queue():
+    """New and returned cases, oldest first, with their classify deadline."""
+    query = scoped_cases(current_user).where(Case.status == Status.submitted.value).options(
+        selectinload(Case.category), selectinload(Case.proposed_agency)
+    ).order_by(Case.received_at, Case.id)
+    page = paginate(query)
+    return render_template("staff/desk.html", page=page, now=utcnow(), soon=utcnow() + timedelta(days=2))
+
+
+@bp.route("/decisions")
+@roles_required(Role.supervisor)
+def decisions():
+    """Extension requests and review requests waiting for a supervisor."""
+    query = scoped_cases(current_user).where(
+        or_(Case.extension_status == "requested", Case.status == Status.review_requested.value)
+    ).options(selectinload(Case.agency), selectinload(Case.category)).order_by(Case.next_due.is_(None), Case.next_due)
+    page = paginate(query)
+    return render_template("staff/decisions.html", page=page)
+
+
+@bp.route("/desk/record", methods=["GET", "POST"])
+@roles_required(Role.desk, Role.admin)
+def record_case():
+    """Record a case received off-line on the citizen's behalf; deadlines count
+    from the real date of receipt."""
+    from .forms import RecordCaseForm
+
+    form = RecordCaseForm()
+    if form.validate_on_submit():
+        submission = form.to_submission()
+        submission.channel = form.channel.data
+        submission.received_at = form.received_at_utc()
+        try:
+            case, _token = wf.submit_case(submission, actor=wf.Actor(current_user))
+            wf.commit()
+        except wf.WorkflowError as err:
+            db.session.rollback()
+            flash(str(err.message), "error")
+        else:
+            flash(_("Đã ghi nhận phản ánh %(code)s.", code=case.code), "success")
+            return redirect(url_for("staff.case_detail", code=case.code)), 303
+    return render_template("staff/record.html", form=form)
