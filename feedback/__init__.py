@@ -52,12 +52,14 @@ def create_app(config: object | str | None = None) -> Flask:
     from .public import bp as public_bp
     from .staff import bp as staff_bp
     from .admin import bp as admin_bp
+    from .satisfaction import bp as satisfaction_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(satisfaction_bp)
     register_error_handlers(app)
     register_labels(app)
     register_cli(app)

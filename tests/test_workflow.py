@@ -195,7 +195,7 @@ def test_officer_accepts_and_answers_on_time(world):
     assert case.answer_lateness_days == -2
     assert case.next_due == case.rating_due
     assert actions(case) == ["submitted", "assigned", "accepted", "answered"]
-    assert templates(case)[-1] == "answered"
+    assert templates(case)[-2:] == ["answered", "rating_request"]
 
 
 def test_a_late_answer_records_its_lateness_in_working_days(world):

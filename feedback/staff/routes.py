@@ -15,7 +15,7 @@ from ..actions import perform
 from ..deadlines import load_calendar
 from ..extensions import db
 from ..labels import CLASSIFICATION, OUTCOME
-from ..models import Agency, Attachment, Case, CaseEvent, Category, Role, Status, User, utcnow
+from ..models import Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..notifications import delivery_problems
 from ..pagination import paginate
 from ..redaction import redact
@@ -42,6 +42,9 @@ def inbox():
     officer = request.args.get("officer", type=int)
     if officer:
         query = query.where(Case.officer_id == officer)
+    if request.args.get("rated_low"):
+        low = select(Rating.case_id).where(or_(Rating.level <= 2, Rating.resolved == "no"))
+        query = query.where(Case.id.in_(low))
     now = utcnow()
     if request.args.get("overdue"):
         query = query.where(Case.next_due < now)
