@@ -18,9 +18,12 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 @click.command("seed-demo")
 def seed_demo_command() -> None:
     """Create demo agencies, categories, procedures and one account per role."""
-    from .demo import seed_demo
+    from .demo import seed_demo, seed_demo_cases
 
     accounts = seed_demo()
+    created = seed_demo_cases()
+    if created:
+        click.echo(f"Created {created} sample cases, walked through the workflow.")
     click.echo("Demo data ready. Accounts (e-mail / role / password):")
     for email, role, password in accounts:
         click.echo(f"  {email:34} {role:11} {password}")

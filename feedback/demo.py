@@ -112,3 +112,85 @@ def seed_demo() -> list[tuple[str, str, str]]:
         accounts.append((email, role.value, DEMO_PASSWORD))
     db.session.commit()
     return accounts
+
+
+# Demo cases ---------------------------------------------------------------
+# (title, category, type, working days ago received, steps to walk through)
+DEMO_CASES = [
+    ("Thời gian cấp Giấy chứng nhận quyền sử dụng đất lần đầu quá dài", "DAT-DAI", "report", 1, []),
+    ("Đề nghị công khai danh mục hồ sơ cấp phép xây dựng nhà ở", "CAP-PHEP-XD", "recommendation", 7, []),
+    ("Yêu cầu nộp bản sao công chứng giấy tờ đã có trên cơ sở dữ liệu dân cư", "DAT-DAI", "report", 4,
+     ["assign", "accept"]),
+    ("Phí thẩm định hồ sơ đất đai thu hai lần", "DAT-DAI", "report", 16, ["assign", "accept"]),
+    ("Hồ sơ đăng ký biến động đất đai bị trả lại không nêu lý do", "DAT-DAI", "report", 6,
+     ["assign", "accept", "request_info"]),
+    ("Đề nghị rút ngắn thời hạn giải quyết thủ tục tách thửa", "DAT-DAI", "recommendation", 9,
+     ["assign", "accept", "draft"]),
+    ("Hệ thống một cửa điện tử không nhận tệp PDF có chữ ký số khi nộp hồ sơ đất đai", "DAT-DAI", "report", 12,
+     ["assign", "accept", "answer", "publish"]),
+    ("Thủ tục đăng ký khai sinh cho con sinh ở nước ngoài chưa rõ giấy tờ", "HO-TICH", "report", 25,
+     ["assign", "accept", "answer", "rate"]),
+]
+
+
+def seed_demo_cases() -> int:
+    """Walk a few sample cases through the workflow, dated in the past, so the
+    demo shows every list. Only when the database has no case yet."""
+    from datetime import timedelta
+
+    from . import workflow as wf
+    from .deadlines import load_calendar
+    from .models import Case, utcnow
+    from .ratings import rate_case
+
+    if db.session.execute(select(Case.id).limit(1)).first():
+        return 0
+    users = {u.email.split("@")[0]: u for u in db.session.execute(select(User)).scalars()}
+    desk, officer, lead = wf.Actor(users["desk"]), wf.Actor(users["officer"]), wf.Actor(users["lead"])
+    officer_tp = wf.Actor(users["officer.tp"])
+    categories = {c.code: c for c in db.session.execute(select(Category)).scalars()}
+    calendar = load_calendar()
+    now = utcnow()
+    today = calendar.effective_date(now)
+    for n, (title, category, case_type, days_ago, steps) in enumerate(DEMO_CASES, start=1):
+        received_day = today
+        for _ in range(days_ago):  # walk back over working days
+            received_day -= timedelta(days=1)
+            while not calendar.is_working_day(received_day):
+                received_day -= timedelta(days=1)
+        at = calendar.close_of(received_day) - timedelta(hours=6, minutes=n * 7)
+        case, _token = wf.submit_case(wf.Submission(
+            type=case_type, sender_kind="individual", sender_name=f"Người dân mẫu {n}",
+            sender_address=f"Số {n} đường Lạch Tray, phường Ngô Quyền, Hải Phòng",
+            sender_phone=f"09123450{n:02d}", sender_email=f"nguoidan{n}@demo.haiphong.vn",
+            title=title, content=f"{title}. Đây là phản ánh mẫu của bộ dữ liệu trình diễn.",
+            category_id=categories[category].id, publish_consent=True,
+        ), now=at)
+        handler = officer_tp if category == "HO-TICH" else officer
+        step_at = at
+        for step in steps:
+            step_at = min(step_at + timedelta(hours=20), now)
+            if step == "assign":
+                wf.assign_case(case, desk, case.proposed_agency, now=step_at)
+            elif step == "accept":
+                wf.accept_case(case, handler, now=step_at)
+            elif step == "request_info":
+                wf.request_information(case, handler, "Đề nghị bổ sung bản sao thông báo trả hồ sơ.", now=step_at)
+            elif step == "draft":
+                wf.submit_answer(case, handler, "amend_rule", "Sở sẽ trình UBND thành phố rút ngắn thời hạn.",
+                                 now=step_at)
+            elif step == "answer":
+                if case.agency.requires_approval:
+                    wf.submit_answer(case, lead, "explained",
+                                     "Hệ thống đã được nâng cấp để nhận tệp PDF có chữ ký số.", now=step_at)
+                else:
+                    wf.submit_answer(case, handler, "explained",
+                                     "Giấy tờ cần nộp gồm tờ khai và giấy chứng sinh do nước ngoài cấp đã hợp pháp hoá.",
+                                     now=step_at)
+            elif step == "publish":
+                wf.publish_case(case, desk, title, "Người dân phản ánh hệ thống không nhận tệp PDF có chữ ký số.",
+                                now=step_at)
+            elif step == "rate":
+                rate_case(case, 5, "yes", "Trả lời rõ ràng.", now=step_at)
+        db.session.commit()
+    return len(DEMO_CASES)

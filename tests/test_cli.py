@@ -17,6 +17,11 @@ def test_seed_demo_is_idempotent(runner):
     assert [a.code for a in desk] == ["VP-UBND"]
     roles = set(db.session.execute(select(User.role)).scalars())
     assert roles == {"citizen", "desk", "officer", "lead", "supervisor", "admin"}
+    # Sample cases walked through the workflow, once.
+    from feedback.models import Case
+
+    statuses = db.session.execute(select(Case.status)).scalars().all()
+    assert len(statuses) == 8 and {"submitted", "in_progress", "needs_info", "responded"} <= set(statuses)
 
 
 def test_users_create_needs_agency_only_for_officer_and_lead(runner, make):
