@@ -169,7 +169,9 @@ def seed_demo_cases() -> int:
         handler = officer_tp if category == "HO-TICH" else officer
         step_at = at
         for step in steps:
-            step_at = min(step_at + timedelta(hours=20), now)
+            # Each step on the next working day, mid-morning, never in the future.
+            next_day = calendar.next_working_day(calendar.effective_date(step_at))
+            step_at = min(calendar.close_of(next_day) - timedelta(hours=7, minutes=n), now)
             if step == "assign":
                 wf.assign_case(case, desk, case.proposed_agency, now=step_at)
             elif step == "accept":

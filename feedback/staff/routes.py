@@ -32,10 +32,14 @@ def inbox():
     status = request.args.get("status", "")
     if status in {s.value for s in Status}:
         query = query.where(Case.status == status)
+    elif request.args.get("rated_low"):
+        status = ""  # rated cases are answered or closed: every status
     else:
         status = ""
+        # The working list: what still needs the agency (answered cases wait
+        # for the citizen and are one filter away).
         query = query.where(Case.status.in_([s.value for s in Status if s.value not in
-                                             ("closed", "rejected", "merged", "withdrawn")]))
+                                             ("closed", "rejected", "merged", "withdrawn", "responded")]))
     category = request.args.get("category", type=int)
     if category:
         query = query.where(Case.category_id == category)
