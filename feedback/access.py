@@ -18,7 +18,9 @@ from .models import Case, CaseEvent, Role, User
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    # A deactivated account loses its open sessions at once, not at next login.
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
 
 
 def roles_required(*roles: Role | str) -> Callable:

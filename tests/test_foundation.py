@@ -152,3 +152,12 @@ def test_home_page_is_vietnamese_by_default_and_english_on_request(client):
     assert "Gửi phản ánh" in client.get("/").get_data(as_text=True)
     client.get("/lang/en")
     assert "Submit feedback" in client.get("/").get_data(as_text=True)
+
+
+def test_a_deactivated_account_loses_its_open_session(client, make, auth):
+    user = make.user(role="desk")
+    auth.login(user)
+    assert client.get("/staff/").status_code == 200
+    user.active = False
+    db.session.commit()
+    assert client.get("/staff/").status_code == 302

@@ -1,5 +1,7 @@
+"""Administration (DESIGN.md section 2): agencies, accounts, categories and
+their deadline policy, the procedure catalogue, API tokens, the calendar."""
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import routes  # noqa: E402,F401
+from . import accounts, agencies, catalogue, routes  # noqa: E402,F401

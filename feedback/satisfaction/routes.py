@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import workflow as wf
 from ..extensions import db, limiter
-from ..ratings import RatingLinkError, case_for_rating_token, offers_review, rate_case, rating_open
+from ..ratings import RatingLinkError, case_for_rating_token, offers_review, rate_case, rating_open, rating_token
 from . import bp
 
 
@@ -71,3 +71,20 @@ def request_review(token: str):
     else:
         flash(_("Đã gửi đề nghị xem xét lại. Cán bộ giám sát sẽ trả lời bạn."), "success")
     return redirect(url_for("satisfaction.rate", token=token), 303)
+
+
+@bp.app_context_processor
+def rating_helpers() -> dict:
+    """Lets the private case page embed the same rating form."""
+
+    def rating_form(case):
+        token = rating_token(case)
+        rating = case.rating
+        return {
+            "action": url_for("satisfaction.rate", token=token),
+            "review_action": url_for("satisfaction.request_review", token=token),
+            "open": rating_open(case), "errors": {},
+            "values": {"level": rating.level, "resolved": rating.resolved, "comment": rating.comment} if rating else {},
+        }
+
+    return {"rating_form": rating_form}
