@@ -133,3 +133,16 @@ def pytest_sessionstart(session):
         if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
             with po_path.open("rb") as po, mo_path.open("wb") as mo:
                 write_mo(mo, read_po(po))
+
+
+@pytest.fixture(autouse=True)
+def _restore_rate_limiter():
+    """Creating an app with limits on switches the shared limiter on for every
+    app in the process; put it back after each test."""
+    from feedback.extensions import limiter
+
+    was_enabled = limiter.enabled
+    yield
+    if limiter.enabled != was_enabled:
+        limiter.enabled = was_enabled
+        limiter.reset()

@@ -70,3 +70,54 @@ class Factory:
         db.session.add(case)
         db.session.commit()
         return case
+
+
+# Public intake: files that really are what they say, a valid online form,
+# a case submitted through the workflow, a published case. -----------------
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+PNG_BYTES = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                          "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def online_form(category: Category, **overrides) -> dict:
+    """What an individual types into the submission form, valid as given."""
+    data = {
+        "form_token": f"tok-{next(_seq):04d}-" + "x" * 32,
+        "sender_kind": "individual", "full_name": "Nguyễn Văn An", "id_number": "",
+        "address": "12 Lạch Tray, phường Ngô Quyền, Hải Phòng", "phone": "0912 345 678",
+        "email": "an.nguyen@example.vn", "type": "report", "category_id": str(category.id),
+        "procedure_id": "", "agency_id": "", "title": "Thủ tục đất đai kéo dài",
+        "content": "Hồ sơ đăng ký biến động đất đai nộp đã 30 ngày vẫn chưa có kết quả.",
+    }
+    data.update(overrides)
+    return data
+
+
+def submitted_case(make: Factory, category: Category | None = None, **kw):
+    """A case submitted online through the workflow: returns (case, token)."""
+    from feedback.workflow import Submission, submit_case
+
+    make.desk_agency()
+    category = category or make.category()
+    values = dict(type="report", sender_kind="individual", sender_name="Nguyễn Văn An",
+                  sender_address="12 Lạch Tray, Ngô Quyền", sender_phone="0912345678",
+                  sender_email="an.nguyen@example.vn", title="Thủ tục đất đai kéo dài",
+                  content="Hồ sơ đăng ký biến động đất đai nộp đã 30 ngày vẫn chưa có kết quả.",
+                  category_id=category.id)
+    values.update(kw)
+    case, token = submit_case(Submission(**values))
+    db.session.commit()
+    return case, token
+
+
+def published_case(make: Factory, title: str, content: str = "Nội dung đã ẩn thông tin cá nhân.",
+                   answer: str = "Cơ quan đã hướng dẫn thực hiện theo quy định.", **kw) -> Case:
+    """An answered case already published, as the desk leaves it."""
+    from feedback.text import fold
+
+    published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=timezone.utc))
+    return make.case(status="responded", published=True, publish_consent=True, public_title=title,
+                     public_content=content, answer=answer, outcome="explained",
+                     answered_at=published_at, published_at=published_at,
+                     search_text=fold(f"{title} {content} {answer}"), **kw)

@@ -160,3 +160,25 @@ def test_staff_see_the_rating_and_can_filter_low_ratings(client, auth, answered,
     page = client.get(f"/staff/cases/{case.code}").get_data(as_text=True)
     assert "Không hài lòng" in page and "Chưa thoả đáng" in page
     assert case.code in client.get("/staff/?rated_low=1").get_data(as_text=True)
+
+
+def test_the_private_case_page_shows_the_same_rating_form(client, make):
+    desk_agency = make.desk_agency()
+    justice = make.agency(code="SO-TP")
+    category = make.category(agency=justice)
+    case, token = wf.submit_case(wf.Submission(
+        type="report", sender_kind="individual", sender_name="Nguyễn Văn An", sender_address="Lê Chân",
+        sender_phone="0912345678", sender_email="an@example.vn", title="Khai sinh chậm",
+        content="Nội dung phản ánh đủ dài.", category_id=category.id))
+    db.session.commit()
+    assert "Đánh giá mức độ hài lòng" not in client.get(f"/c/{token}").get_data(as_text=True)
+    officer = Actor(make.user("officer", agency=justice))
+    wf.assign_case(case, Actor(make.user("desk", agency=desk_agency)), justice)
+    wf.accept_case(case, officer)
+    wf.submit_answer(case, officer, "explained", "Đã giải quyết.")
+    db.session.commit()
+    html = client.get(f"/c/{token}").get_data(as_text=True)
+    assert "Đánh giá mức độ hài lòng" in html and "Rất hài lòng" in html
+    action = html.split('action="/rate/')[1].split('"')[0]
+    assert client.post(f"/rate/{action}", data={"level": "4", "resolved": "yes"}).status_code == 303
+    assert db.session.execute(select(Rating.level)).scalar_one() == 4

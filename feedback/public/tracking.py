@@ -1,0 +1,371 @@
+"""Following a case: lookup by code, the private link and what the sender
+can do there, a new link by e-mail, and the published answers.
+
+The code alone shows status, agency, deadline and the public timeline, never
+personal data or content. The private link (``/c/<token>``, stored hashed)
+shows everything the sender sent and lets them act; a wrong or revoked token
+shows nothing. Pages under the private link are never cached and never send
+a referrer.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+
+from flask import after_this_request, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case as when
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..attachments import serve_attachment, written_files
+from ..audit import record_audit
+from ..deadlines import load_calendar
+from ..extensions import db, limiter
+from ..labels import LOCAL_TZ
+from ..models import Agency, Attachment, Case, CaseEvent, Category, Status, utcnow
+from ..notifications import case_links, notify_citizen
+from ..pagination import paginate
+from ..text import fold
+from ..workflow import Actor, WorkflowError, case_for_token, new_access_token, provide_information, withdraw_case
+from . import bp
+from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm, normalise_phone
+
+private_limit = limiter.shared_limit("60 per minute", scope="private-link")
+WITHDRAWABLE = {Status.submitted, Status.assigned, Status.in_progress, Status.needs_info, Status.awaiting_approval}
+
+
+def no_store(view):
+    """Never cache the page, never tell the next site where the reader came from."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        @after_this_request
+        def private_headers(response):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def private_link(view):
+    """Load the case the token opens, or answer 404 showing nothing."""
+    @wraps(view)
+    @no_store
+    def wrapped(token: str, **kwargs):
+        case = case_for_token(token)
+        if case is None:
+            return render_template("public/link_not_found.html"), 404
+        return view(case, token, **kwargs)
+
+    return wrapped
+
+
+# The timeline and deadlines in plain language ------------------------------
+
+EVENT_LABELS = {
+    "submitted": _l("Đã tiếp nhận phản ánh, kiến nghị"),
+    "assigned": _l("Đã chuyển đến %(agency)s để xử lý"),
+    "accepted": _l("Cơ quan xử lý đã nhận hồ sơ và đang giải quyết"),
+    "transferred": _l("Đã chuyển đến cơ quan có thẩm quyền: %(agency)s"),
+    "info_requested": _l("Cơ quan xử lý đề nghị người gửi bổ sung thông tin"),
+    "info_provided": _l("Người gửi đã bổ sung thông tin"),
+    "answered": _l("Đã có câu trả lời"),
+    "extension_approved": _l("Thời hạn trả lời được gia hạn thêm %(days)s ngày làm việc"),
+    "rejected": _l("Không tiếp nhận xử lý"),
+    "merged": _l("Đã gộp với phản ánh %(into)s"),
+    "withdrawn": _l("Người gửi đã rút phản ánh"),
+    "closed": _l("Đã kết thúc"),
+    "closed_incomplete": _l("Đã kết thúc vì không nhận được thông tin bổ sung đúng hạn"),
+    "review_requested": _l("Người gửi đề nghị xem xét lại câu trả lời"),
+    "review_upheld": _l("Giữ nguyên câu trả lời sau khi xem xét lại"),
+    "reopened": _l("Mở lại để tiếp tục xử lý"),
+    "published": _l("Câu trả lời đã được công khai"),
+}
+# Events whose note the sender may read on the private page; the answer's
+# own note is the answer, shown in its own section.
+NOTES_FOR_SENDER = {"info_requested", "info_provided", "rejected", "transferred", "extension_approved",
+                    "withdrawn", "review_requested", "review_upheld", "reopened", "closed"}
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    label: str
+    note: str = ""
+
+
+def public_timeline(case: Case, with_notes: bool = False) -> list[TimelineEntry]:
+    """The case's public events, oldest first, in plain language. Notes (which
+    may hold personal data) only for the private page."""
+    events = [e for e in case.events if e.public]
+    codes = {e.data.get("agency") or e.data.get("to") for e in events if e.data} - {None}
+    names = dict(db.session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(codes))).all()) \
+        if codes else {}
+    entries = []
+    for event in events:
+        data = event.data or {}
+        template = EVENT_LABELS.get(event.action)
+        if template is None:
+            label = _("Cập nhật hồ sơ")
+        else:
+            agency = names.get(data.get("agency") or data.get("to"), _("cơ quan có thẩm quyền"))
+            label = str(template) % {"agency": agency, "days": data.get("days", ""), "into": data.get("into", "")}
+        note = event.note if with_notes and event.action in NOTES_FOR_SENDER else ""
+        entries.append(TimelineEntry(event.at, label, note))
+    return entries
+
+
+DEADLINES = {
+    Status.submitted: ("classify_due", _l("Hạn phân loại, chuyển cơ quan xử lý")),
+    Status.assigned: ("answer_due", _l("Hạn trả lời")),
+    Status.in_progress: ("answer_due", _l("Hạn trả lời")),
+    Status.awaiting_approval: ("answer_due", _l("Hạn trả lời")),
+    Status.needs_info: ("info_due", _l("Hạn bổ sung thông tin")),
+    Status.review_requested: ("review_due", _l("Hạn xem xét lại")),
+}
+
+
+@dataclass
+class Countdown:
+    label: str
+    due: datetime
+    days: int  # working days left: 0 on the due day, negative once overdue
+
+    @property
+    def text(self) -> str:
+        if self.days > 0:
+            return _("còn %(n)s ngày làm việc", n=self.days)
+        if self.days == 0:
+            return _("hết hạn trong hôm nay")
+        return _("đã quá hạn %(n)s ngày làm việc", n=-self.days)
+
+    @property
+    def tone(self) -> str:
+        return "overdue" if self.days < 0 else "due-soon" if self.days <= 2 else "ok"
+
+
+def current_deadline(case: Case, now: datetime | None = None) -> Countdown | None:
+    """The deadline running now, with its countdown in working days."""
+    attribute, label = DEADLINES.get(case.status_enum, (None, None))
+    due = getattr(case, attribute) if attribute else None
+    if due is None:
+        return None
+    return Countdown(str(label), due, load_calendar().working_days_until(now or utcnow(), due))
+
+
+# Lookup by code ------------------------------------------------------------
+
+
+@bp.route("/lookup")
+@limiter.limit("30 per minute; 300 per hour")
+def lookup():
+    """Status, agency, deadline and public timeline of a case by its code."""
+    code = (request.args.get("code") or "").strip().upper()[:40]
+    if not code:
+        return render_template("public/lookup.html", code="", case=None)
+    case = db.session.execute(select(Case).where(Case.code == code)).scalar_one_or_none()
+    if case is None:
+        return render_template("public/lookup.html", code=code, case=None, not_found=True), 404
+    return render_template("public/lookup.html", code=code, case=case, deadline=current_deadline(case),
+                           timeline=public_timeline(case))
+
+
+# The private link ------------------------------------------------------------
+
+
+def citizen_attachments(case: Case) -> list[Attachment]:
+    """Files the sender may download: their own, and staff files on public events."""
+    public_events = {e.id for e in case.events if e.public}
+    return [a for a in case.attachments if a.from_citizen or a.event_id in public_events]
+
+
+def _private_page(case: Case, token: str, info_form=None, error=None, status: int = 200):
+    info_request = next((e for e in reversed(case.events) if e.action == "info_requested"), None)
+    if info_form is None and case.status_enum == Status.needs_info:
+        info_form = ProvideInformationForm(formdata=None, version=case.version)
+    return render_template(
+        "public/case.html", case=case, token=token, deadline=current_deadline(case),
+        timeline=public_timeline(case, with_notes=True), attachments=citizen_attachments(case),
+        info_request=info_request if case.status_enum == Status.needs_info else None,
+        info_form=info_form, can_withdraw=case.status_enum in WITHDRAWABLE, error=error,
+    ), status
+
+
+@bp.route("/c/<token>")
+@private_limit
+@private_link
+def private_case(case: Case, token: str):
+    """Everything about the case for the holder of its private link."""
+    return _private_page(case, token)
+
+
+@bp.route("/c/<token>/info", methods=["POST"])
+@private_limit
+@private_link
+def provide_info(case: Case, token: str):
+    """The sender answers a request for information, with optional files."""
+    form = ProvideInformationForm()
+    if not form.validate():
+        return _private_page(case, token, info_form=form, status=422)
+    try:
+        with written_files() as files:
+            provide_information(case, Actor.citizen(), form.message.data, version=form.version.data)
+            event_id = db.session.execute(
+                select(func.max(CaseEvent.id)).where(CaseEvent.case_id == case.id,
+                                                     CaseEvent.action == "info_provided")).scalar()
+            files.save(case, form.uploads, from_citizen=True, event_id=event_id)
+            db.session.commit()
+    except WorkflowError as error:
+        db.session.rollback()
+        for name, message in error.fields.items():
+            if name in form:
+                form[name].errors.append(message)
+        return _private_page(case, token, info_form=form, error=error.message, status=error.http_status)
+    flash(_("Đã gửi thông tin bổ sung. Cơ quan xử lý tiếp tục giải quyết phản ánh của bạn."), "success")
+    return redirect(url_for("public.private_case", token=token), code=303)
+
+
+@bp.route("/c/<token>/withdraw", methods=["GET", "POST"])
+@private_limit
+@private_link
+def withdraw(case: Case, token: str):
+    """Confirm, then withdraw a case that has not been answered yet."""
+    if case.status_enum not in WITHDRAWABLE:
+        flash(_("Phản ánh này không thể rút ở trạng thái hiện tại."), "error")
+        return redirect(url_for("public.private_case", token=token), code=303)
+    form = WithdrawForm(version=case.version)
+    if request.method == "GET" or not form.validate():
+        status = 422 if form.errors else 200
+        return render_template("public/withdraw.html", case=case, token=token, form=form), status
+    try:
+        withdraw_case(case, Actor.citizen(), form.reason.data or "", version=form.version.data)
+        db.session.commit()
+    except WorkflowError as error:
+        db.session.rollback()
+        return render_template("public/withdraw.html", case=case, token=token, form=form,
+                               error=error.message), error.http_status
+    flash(_("Bạn đã rút phản ánh %(code)s. Cơ quan nhà nước sẽ không tiếp tục xử lý.", code=case.code), "success")
+    return redirect(url_for("public.private_case", token=token), code=303)
+
+
+@bp.route("/c/<token>/files/<int:attachment_id>")
+@private_limit
+@private_link
+def private_file(case: Case, token: str, attachment_id: int):
+    """Download one of the case's files the sender may see."""
+    attachment = next((a for a in citizen_attachments(case) if a.id == attachment_id), None)
+    if attachment is None:
+        abort(404)
+    return serve_attachment(attachment)
+
+
+# A new private link ------------------------------------------------------------
+
+
+def _case_for_contact(code: str, contact: str) -> Case | None:
+    """The case with ``code`` whose sender used ``contact`` (e-mail or phone)
+    and has an e-mail address to receive the new link."""
+    case = db.session.execute(select(Case).where(Case.code == code.strip().upper())).scalar_one_or_none()
+    if case is None or not case.sender_email:
+        return None
+    if "@" in contact:
+        return case if contact.strip().lower() == case.sender_email.strip().lower() else None
+    phone = normalise_phone(contact)
+    return case if phone and phone == normalise_phone(case.sender_phone) else None
+
+
+@bp.route("/resend", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@no_store
+def resend_link():
+    """Send a new private link to the case's e-mail; the old link stops working.
+    The answer is the same whether or not the code and contact matched."""
+    form = ResendLinkForm()
+    if not form.validate_on_submit():
+        return render_template("public/resend.html", form=form, sent=False), 422 if form.errors else 200
+    case = _case_for_contact(form.code.data, form.contact.data)
+    if case is not None:
+        token = new_access_token(case)
+        notify_citizen(case, "access_link", case_links(case, token))
+        record_audit("case.access_link_reissued", case_id=case.id)
+        try:
+            db.session.commit()
+        except StaleDataError:  # the case changed meanwhile; the sender may simply ask again
+            db.session.rollback()
+    return render_template("public/resend.html", form=None, sent=True)
+
+
+# Published answers ---------------------------------------------------------------
+
+# Words too common to say two texts are about the same thing.
+STOPWORDS = set("""va cua la cac nhung cho duoc khong co trong voi ve nay da den tu theo tai mot nhu de thi ma
+khi nao gi rat cung hay hoac boi vi nen toi chung ban ho em anh chi ong ba xin hoi viec nguoi muon can""".split())
+_WORD = re.compile(r"\w+")
+
+
+def similar_published(title: str, content: str, limit: int = 3) -> list[Case]:
+    """Published cases sharing word pairs with a draft's title and content,
+    diacritics ignored, most shared pairs first."""
+    words = _WORD.findall(fold(f"{title} {content[:2000]}"))
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if a not in STOPWORDS and b not in STOPWORDS]
+    terms = list(dict.fromkeys(pairs))[:20]
+    if not terms:
+        return []
+    score = sum(when((Case.search_text.contains(term, autoescape=True), 1), else_=0) for term in terms)
+    query = (select(Case).where(Case.published.is_(True), score >= min(2, len(terms)))
+             .options(selectinload(Case.agency))
+             .order_by(score.desc(), Case.published_at.desc()).limit(limit))
+    return list(db.session.execute(query).scalars())
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=LOCAL_TZ), datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+
+
+@bp.route("/published")
+def published():
+    """Published answers: searchable without diacritics, by field, agency and year."""
+    q = (request.args.get("q") or "").strip()[:200]
+    category = request.args.get("category", type=int)
+    agency = request.args.get("agency", type=int)
+    year = request.args.get("year", type=int)
+    query = select(Case).where(Case.published.is_(True))
+    for word in fold(q).split()[:10]:
+        query = query.where(Case.search_text.contains(word, autoescape=True))
+    if category:
+        query = query.where(Case.category_id == category)
+    if agency:
+        query = query.where(Case.agency_id == agency)
+    if year and 2000 <= year <= 2100:
+        start, end = _year_bounds(year)
+        query = query.where(Case.published_at >= start, Case.published_at < end)
+    query = query.options(selectinload(Case.agency), selectinload(Case.category)) \
+        .order_by(Case.published_at.desc(), Case.id.desc())
+    first, last = db.session.execute(
+        select(func.min(Case.published_at), func.max(Case.published_at)).where(Case.published.is_(True))).one()
+    years = list(range(last.astimezone(LOCAL_TZ).year, first.astimezone(LOCAL_TZ).year - 1, -1)) if first else []
+    filters = {"q": q, "category": category or "", "agency": agency or "", "year": year or ""}
+    return render_template(
+        "public/published.html", page=paginate(query), filters=filters, years=years,
+        searching=any(filters.values()), query_args={k: v for k, v in filters.items() if v},
+        categories=db.session.execute(select(Category).order_by(Category.name)).scalars().all(),
+        agencies=db.session.execute(
+            select(Agency).where(Agency.is_desk.is_(False)).order_by(Agency.name)).scalars().all(),
+    )
+
+
+@bp.route("/published/<code>")
+def published_case(code: str):
+    """One published question (anonymised) with its answer."""
+    case = db.session.execute(
+        select(Case).where(Case.code == code, Case.published.is_(True))).scalar_one_or_none()
+    if case is None:
+        abort(404)
+    return render_template("public/published_case.html", case=case)
