@@ -64,6 +64,10 @@ def create_app(config: object | str | None = None) -> Flask:
     register_labels(app)
     register_cli(app)
 
+    from .jobs import init_app as init_jobs
+
+    init_jobs(app)  # outbox delivery settings; the embedded scheduler without Redis
+
     @app.before_request
     def fresh_locale() -> None:
         # Flask-Babel caches the locale on the app context, which outlives a

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 import click
 from flask import Flask
@@ -13,6 +14,8 @@ from .models import Agency, ApiToken, Role, User, hash_token
 
 users_cli = AppGroup("users", help="Manage accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+reminders_cli = AppGroup("reminders", help="Deadline reminders, the morning digest, automatic closing.")
+notifications_cli = AppGroup("notifications", help="The notification outbox.")
 
 
 @click.command("seed-demo")
@@ -74,6 +77,78 @@ def create_token(email: str, name: str) -> None:
     click.echo(token)
 
 
+def _parse_now(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        now = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2027-03-16T08:00+07:00", param_hint="--now") from None
+    if now.tzinfo is None:
+        raise click.BadParameter("give a UTC offset, e.g. +07:00", param_hint="--now")
+    return now
+
+
+NOW_OPTION = click.option("--now", "now_text", default=None,
+                          help="Act as of this time (ISO 8601 with offset), for tests and backfills.")
+
+
+@reminders_cli.command("scan")
+@NOW_OPTION
+def reminders_scan(now_text: str | None) -> None:
+    """Run one reminder scan now and print what it filed."""
+    from .reminders import scan
+
+    report = scan(now=_parse_now(now_text))
+    if report.busy:
+        click.echo("another scan is running; nothing done")
+        return
+    for filed in report.filed:
+        click.echo(f"reminder  {filed.code}  {filed.deadline_kind}/{filed.step}  -> {filed.recipient}")
+    for code in report.closed_incomplete:
+        click.echo(f"closed, information not received  {code}")
+    for code in report.closed_after_rating:
+        click.echo(f"closed, rating window over  {code}")
+    for reason in report.skipped:
+        click.echo(f"skipped  {reason}")
+    if not report.office_hours:
+        click.echo("outside office hours: staff reminders wait for the office to open")
+    click.echo(f"{len(report.filed)} reminder(s) filed, "
+               f"{len(report.closed_incomplete) + len(report.closed_after_rating)} case(s) closed")
+
+
+@reminders_cli.command("digest")
+@NOW_OPTION
+def reminders_digest(now_text: str | None) -> None:
+    """File today's digest for leads and supervisors (once a day, office hours)."""
+    from .reminders import file_digests
+
+    report = file_digests(now=_parse_now(now_text))
+    for recipient, count in report.filed:
+        click.echo(f"digest  {recipient}  {count} case(s)")
+    click.echo(f"{len(report.filed)} digest(s) filed")
+
+
+@notifications_cli.command("sweep")
+def notifications_sweep() -> None:
+    """Dispatch due retries and re-enqueue notifications that were never queued or lost."""
+    from .jobs import sweep
+
+    report = sweep()
+    click.echo(f"dispatched {report.dispatched}, re-enqueued {report.requeued}, "
+               f"marked uncertain {len(report.uncertain)}")
+
+
+@notifications_cli.command("retry-failed")
+def notifications_retry_failed() -> None:
+    """Give every failed notification a fresh set of attempts."""
+    from .jobs import retry_failed
+
+    ids = retry_failed()
+    db.session.commit()  # delivery starts once this commits
+    click.echo(f"{len(ids)} failed notification(s) sent for delivery again")
+
+
 def register_cli(app: Flask) -> None:
     from .calendar_cli import calendar_cli
 
@@ -81,3 +156,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(reminders_cli)
+    app.cli.add_command(notifications_cli)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Case, Notification, User, utcnow
@@ -63,3 +65,44 @@ def delivery_problems(case: Case) -> list[Notification]:
         select(Notification).where(Notification.case_id == case.id, Notification.status == "failed")
         .order_by(Notification.id)
     ).scalars())
+
+
+# Delivery after commit ------------------------------------------------------
+#
+# Rows written in a transaction are handed to delivery only once it commits:
+# before that a worker could not see them, and a rolled-back change must send
+# nothing. If the hand-over fails (Redis down), the rows stay pending and the
+# sweeper in feedback.jobs picks them up, so nothing is lost.
+
+_PENDING_KEY = "feedback_outbox_ids"
+
+
+def dispatch_after_commit(notification_id: int, session: Session | None = None) -> None:
+    """Hand an existing row to delivery when the current transaction commits
+    (a "retry now"); rows created in the transaction are handed over anyway."""
+    (session or db.session()).info.setdefault(_PENDING_KEY, []).append(notification_id)
+
+
+@event.listens_for(db.session, "after_flush")
+def _collect_new_notifications(session: Session, _flush_context) -> None:
+    ids = [obj.id for obj in session.new if isinstance(obj, Notification)]
+    if ids:
+        session.info.setdefault(_PENDING_KEY, []).extend(ids)
+
+
+@event.listens_for(db.session, "after_commit")
+def _dispatch_committed_notifications(session: Session) -> None:
+    # Releasing a SAVEPOINT fires after_commit too; only the real commit counts.
+    if session.in_nested_transaction():
+        return
+    ids = session.info.pop(_PENDING_KEY, None)
+    if ids and current_app.config.get("OUTBOX_DISPATCH_AFTER_COMMIT", True):
+        from .jobs import dispatch_committed
+
+        dispatch_committed(sorted(set(ids)))
+
+
+@event.listens_for(db.session, "after_rollback")
+def _forget_rolled_back_notifications(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING_KEY, None)
