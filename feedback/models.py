@@ -406,7 +406,7 @@ class Notification(db.Model):
     template: Mapped[str] = mapped_column(String(60))
     language: Mapped[str] = mapped_column(String(5), default="vi")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|queued|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|queued|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     queued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
@@ -434,6 +434,19 @@ class ReminderDelivery(db.Model):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     step: Mapped[str] = mapped_column(String(20))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notification.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DigestDelivery(db.Model):
+    """One morning digest per recipient and local day, whatever runs twice."""
+
+    __tablename__ = "digest_delivery"
+    __table_args__ = (UniqueConstraint("recipient_id", "day", name="uq_digest_delivery_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    day: Mapped[date] = mapped_column(Date)
     notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notification.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -57,16 +57,6 @@ def _add(case: Case | None, template: str, recipient: str, language: str,
     return notification
 
 
-def delivery_problems(case: Case) -> list[Notification]:
-    """Deliveries for this case that failed for good, shown on the staff case page."""
-    from sqlalchemy import select
-
-    return list(db.session.execute(
-        select(Notification).where(Notification.case_id == case.id, Notification.status == "failed")
-        .order_by(Notification.id)
-    ).scalars())
-
-
 # Delivery after commit ------------------------------------------------------
 #
 # Rows written in a transaction are handed to delivery only once it commits:

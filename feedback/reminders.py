@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, insert, or_, select
@@ -47,7 +47,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from .deadlines import OFFICE_TZ, WorkingCalendar, load_calendar
 from .extensions import db
 from .jobs import exclusive
-from .models import Agency, Case, Notification, ReminderDelivery, Role, Status, User, utcnow
+from .models import Agency, Case, DigestDelivery, Notification, ReminderDelivery, Role, Status, User, utcnow
 from .notifications import case_links, notify_user
 from .workflow import OPEN_DEADLINES, Actor, WorkflowError, close_case, close_incomplete, open_deadlines
 
@@ -335,14 +335,10 @@ def file_digests(now: datetime | None = None) -> DigestReport:
             report.busy = True
             return report
         today = now.astimezone(OFFICE_TZ).date()
-        day_start = datetime.combine(today, time(0), OFFICE_TZ).astimezone(UTC)
-        # No unique key for digests (ReminderDelivery needs a case): the lock
-        # above and this check keep it to one a day.
+        # The lock spares the work; the unique (recipient, day) key in
+        # DigestDelivery is what keeps it to one a day across processes.
         already = set(db.session.execute(
-            select(Notification.recipient_user_id)
-            .where(Notification.case_id.is_(None), Notification.template == "digest",
-                   Notification.created_at >= day_start,
-                   Notification.created_at < day_start + timedelta(days=1))).scalars())
+            select(DigestDelivery.recipient_id).where(DigestDelivery.day == today)).scalars())
         rows = db.session.execute(
             select(Case.code, Case.title, Case.agency_id, Case.status, Case.next_due)
             .where(Case.next_due <= calendar.close_of(today), Case.status.in_(STAFF_STATUSES))
@@ -356,11 +352,21 @@ def file_digests(now: datetime | None = None) -> DigestReport:
                     mine_rows = rows
                 else:
                     mine_rows = [r for r in rows if r.agency_id == user.agency_id and r.status in ANSWER_STATUSES]
-                if mine_rows:
+                if mine_rows and _claim_digest(user, today, now):
                     _file_digest(user, mine_rows, names, today, now)
                     report.filed.append((user.email, len(mine_rows)))
         db.session.commit()
     return report
+
+
+def _claim_digest(user: User, today: date, now: datetime) -> bool:
+    """Insert today's key for ``user``; False if another process already did."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(DigestDelivery(recipient_id=user.id, day=today, created_at=now))
+    except IntegrityError:
+        return False
+    return True
 
 
 def _file_digest(user: User, rows: list, agency_names: dict[int, str], today: date, now: datetime) -> None:

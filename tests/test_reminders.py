@@ -423,3 +423,19 @@ def test_without_redis_the_first_request_starts_the_embedded_scheduler_once(monk
         release.set()
         if jobs._scheduler_thread is not None:
             jobs._scheduler_thread.join(timeout=10)
+
+
+def test_a_digest_key_already_claimed_elsewhere_files_nothing_more(app, make):
+    """Two processes racing on the digest: the unique (recipient, day) key lets one win."""
+    from datetime import datetime
+
+    from feedback.deadlines import OFFICE_TZ
+    from feedback.models import DigestDelivery
+    from feedback.reminders import _claim_digest
+
+    lead = make.user("lead")
+    day = datetime(2026, 3, 4, 8, tzinfo=OFFICE_TZ)
+    assert _claim_digest(lead, day.date(), day) is True
+    assert _claim_digest(lead, day.date(), day) is False
+    db.session.commit()
+    assert db.session.query(DigestDelivery).count() == 1

@@ -16,7 +16,8 @@ from ..deadlines import load_calendar
 from ..extensions import db
 from ..labels import CLASSIFICATION, OUTCOME
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
-from ..notifications import delivery_problems
+from ..jobs import delivery_problems, problem_label
+from ..mail import TEMPLATE_TITLES
 from ..pagination import paginate
 from ..redaction import redact
 from . import bp
@@ -108,7 +109,8 @@ def case_detail(code: str):
     return render_template(
         "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
         countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,
-        errors=session.pop("action_errors", {}), problems=delivery_problems(case),
+        errors=session.pop("action_errors", {}), problems=delivery_problems(case), problem_label=problem_label,
+        template_titles=TEMPLATE_TITLES,
     )
 
 
