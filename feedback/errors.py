@@ -1,5 +1,5 @@
 """Error pages in Vietnamese and English; JSON for API paths."""
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -40,4 +40,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return render_error(err.code or 500)
+        response = make_response(render_error(err.code or 500))
+        # Keep what the exception says beyond its code: the methods a 405
+        # allows, when a 429 may retry.
+        carried = err.get_response().headers
+        for name in ("Allow", "Retry-After"):
+            if name in carried:
+                response.headers[name] = carried[name]
+        return response

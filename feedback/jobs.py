@@ -53,11 +53,11 @@ from redis import Redis
 from redis.exceptions import LockError, RedisError
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 
 from .extensions import db
 from .mail import DeliveryError, TemporaryFailure, channel_for
-from .models import Case, Notification, utcnow
+from .models import Case, Notification, SubmissionKey, utcnow
 from .notifications import dispatch_after_commit
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 SENDING_LEASE = timedelta(minutes=15)
 # A queued row older than this whose job is not in Redis any more is re-enqueued.
 QUEUED_GRACE = timedelta(minutes=2)
+# API Idempotency-Keys hold for 24 hours; the sweeper drops older ones.
+IDEMPOTENCY_TTL = timedelta(hours=24)
 # Web and worker clocks may differ a little; a fresh row is due for either.
 CLOCK_SKEW = timedelta(minutes=1)
 SWEEP_BATCH = 500
@@ -361,9 +363,11 @@ class SweepReport:
     dispatched: int = 0
     requeued: int = 0
     uncertain: list[int] = field(default_factory=list)
+    expired_keys: int = 0
 
     def as_dict(self) -> dict:
-        return {"dispatched": self.dispatched, "requeued": self.requeued, "uncertain": self.uncertain}
+        return {"dispatched": self.dispatched, "requeued": self.requeued, "uncertain": self.uncertain,
+                "expired_keys": self.expired_keys}
 
 
 def sweep(now: datetime | None = None) -> SweepReport:
@@ -396,10 +400,21 @@ def sweep(now: datetime | None = None) -> SweepReport:
         select(Notification.id, Notification.attempts)
         .where(Notification.status == "queued", Notification.queued_at <= now - QUEUED_GRACE)
         .order_by(Notification.queued_at, Notification.id).limit(SWEEP_BATCH)).all()
+    report.expired_keys = _expire_idempotency_keys(now)
     db.session.commit()
     report.dispatched = dispatch([tuple(row) for row in due], now)
     report.requeued = _requeue_vanished([row.id for row in stale], now)
     return report
+
+
+def _expire_idempotency_keys(now: datetime) -> int:
+    """API Idempotency-Keys hold for 24 hours; drop older ones so the table
+    stays small (the sweeper runs every minute anyway)."""
+    result = db.session.execute(
+        delete(SubmissionKey).where(SubmissionKey.key.like("api:%"),
+                                    SubmissionKey.created_at < now - IDEMPOTENCY_TTL)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def _requeue_vanished(notification_ids: list[int], now: datetime) -> int:

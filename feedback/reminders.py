@@ -47,7 +47,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from .deadlines import OFFICE_TZ, WorkingCalendar, load_calendar
 from .extensions import db
 from .jobs import exclusive
-from .models import Agency, Case, DigestDelivery, Notification, ReminderDelivery, Role, Status, User, utcnow
+from .models import Agency, Case, DigestDelivery, ReminderDelivery, Role, Status, User, utcnow
 from .notifications import case_links, notify_user
 from .workflow import OPEN_DEADLINES, Actor, WorkflowError, close_case, close_incomplete, open_deadlines
 

@@ -7,7 +7,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 

@@ -405,3 +405,20 @@ def test_cli_sweep_and_retry_failed(world, mailbox, runner, no_dispatch):
     assert runner.invoke(args=["notifications", "sweep"]).exit_code == 0
     assert receipt_of(case).status == "sent" and len(mailbox) == 2
     assert db.session.execute(select(func.count()).select_from(Notification)).scalar_one() == 1
+
+
+def test_the_sweeper_drops_api_idempotency_keys_after_a_day(app):
+    from datetime import datetime, timedelta, timezone
+
+    from feedback.jobs import sweep
+    from feedback.models import SubmissionKey
+
+    now = datetime(2026, 3, 4, 3, tzinfo=timezone.utc)
+    db.session.add_all([
+        SubmissionKey(key="api:old", created_at=now - timedelta(hours=25)),
+        SubmissionKey(key="api:fresh", created_at=now - timedelta(hours=23)),
+        SubmissionKey(key="form-token-old", created_at=now - timedelta(days=3)),
+    ])
+    db.session.commit()
+    assert sweep(now).expired_keys == 1
+    assert sorted(db.session.execute(select(SubmissionKey.key)).scalars()) == ["api:fresh", "form-token-old"]
