@@ -225,4 +225,4 @@ def test_rq_cron_with_our_schedule_enqueues_the_sweeper_for_the_worker(app, rq_s
     run_worker(app, shared_redis, queue_name, tmp_path / "mail")
     jobs[0].refresh()
     assert jobs[0].get_status() == "finished"
-    assert jobs[0].return_value() == {"dispatched": 0, "requeued": 0, "uncertain": []}
+    assert jobs[0].return_value() == {"dispatched": 0, "requeued": 0, "uncertain": [], "expired_keys": 0}

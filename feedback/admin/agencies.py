@@ -111,7 +111,7 @@ def retire_agency(agency_id: int):
         facts = [_("Đã có dữ liệu gắn với cơ quan này nên cơ quan không bị xoá mà chuyển sang ngừng hoạt động: "
                    "không còn hiện để chọn khi chuyển xử lý, gửi phản ánh hay tạo tài khoản; lịch sử các phản "
                    "ánh vẫn giữ nguyên. Có thể cho hoạt động trở lại khi cần.")]
-        button = _("Ngừng hoạt động")
+        button = _("Xác nhận ngừng hoạt động")
     warnings = []
     if plan.active_users:
         warnings.append(_("%(n)d tài khoản đang hoạt động thuộc cơ quan này; hãy chuyển họ sang cơ quan mới.",

@@ -151,7 +151,7 @@ def deactivate_procedure(procedure_id: int):
     facts = [_("Mục này sẽ không còn hiện để người dân và cán bộ chọn khi gửi, ghi nhận phản ánh."),
              _("%(n)d phản ánh đã gắn với mục này vẫn giữ liên kết và vẫn được tính trong báo cáo.", n=cases)]
     return confirm_page(title=_("Ngừng sử dụng %(code)s · %(title)s?", code=procedure.code, title=procedure.title),
-                        facts=facts, button=_("Ngừng sử dụng"),
+                        facts=facts, button=_("Xác nhận ngừng sử dụng"),
                         action_url=url_for("admin.deactivate_procedure", procedure_id=procedure_id),
                         cancel_url=url_for("admin.edit_procedure", procedure_id=procedure_id))
 
