@@ -52,6 +52,7 @@ def create_app(config: object | str | None = None) -> Flask:
     from .public import bp as public_bp
     from .staff import bp as staff_bp
     from .admin import bp as admin_bp
+    from .dashboard import bp as dashboard_bp
     from .satisfaction import bp as satisfaction_bp
 
     app.register_blueprint(health_bp)
@@ -59,7 +60,14 @@ def create_app(config: object | str | None = None) -> Flask:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(satisfaction_bp)
+    from .api import bp as api_bp
+    from .open311 import bp as open311_bp
+
+    for machine_bp in (api_bp, open311_bp):  # token-authenticated, not cookie: no CSRF
+        csrf.exempt(machine_bp)
+        app.register_blueprint(machine_bp)
     register_error_handlers(app)
     register_labels(app)
     register_cli(app)

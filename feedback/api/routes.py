@@ -1,0 +1,240 @@
+"""The JSON API's endpoints: parse, call one operation, serialise.
+
+Cases change only through ``feedback.actions.perform`` (the staff pages'
+dispatcher) and ``feedback.workflow``; lists start from ``scoped_cases``.
+"""
+from __future__ import annotations
+
+from flask import jsonify, url_for
+from flask_limiter.util import get_remote_address
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from .. import workflow as wf
+from ..access import scoped_cases
+from ..actions import perform
+from ..audit import record_audit
+from ..extensions import db, limiter
+from ..models import Agency, Case, CaseEvent, Category, Channel, Procedure, User, hash_token, utcnow
+from ..notifications import case_links
+from ..pagination import paginate
+from ..ratings import rate_case
+from ..text import fold
+from . import bp
+from .auth import api_user, bearer_token, citizen_case, has_bearer, require_staff, unauthenticated
+from .errors import ApiError
+from .fields import json_body, query_args
+from .idempotency import IdempotencyKey
+from .serializers import (
+    agency_item,
+    category_item,
+    citizen_case as citizen_view,
+    list_item,
+    procedure_item,
+    public_case,
+    rating_item,
+    staff_case,
+)
+from .validation import (
+    CASE_FILTERS,
+    CITIZEN_ACTIONS,
+    PROCEDURE_FILTERS,
+    parse_rating,
+    parse_submission,
+    parse_transition,
+)
+
+# What each view reads, loaded up front in a fixed number of queries.
+PUBLIC_DETAILS = (selectinload(Case.category), selectinload(Case.agency), selectinload(Case.proposed_agency))
+CASE_DETAILS = PUBLIC_DETAILS + (
+    selectinload(Case.procedure), selectinload(Case.officer), selectinload(Case.rating),
+    selectinload(Case.events).selectinload(CaseEvent.actor),
+)
+# Anonymous senders get what the web form allows; integrations, identified by
+# their token, submit for many citizens and get a larger allowance.
+ANONYMOUS_SUBMISSIONS = "20 per hour"
+INTEGRATION_SUBMISSIONS = "600 per hour"
+
+
+def _caller_key() -> str:
+    token = bearer_token()
+    return f"token:{hash_token(token)}" if token else get_remote_address()
+
+
+def _submission_limit() -> str:
+    return INTEGRATION_SUBMISSIONS if has_bearer() else ANONYMOUS_SUBMISSIONS
+
+
+@bp.after_request
+def never_cache(response):
+    """Answers carry personal data or change by the minute: no cache keeps them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Catalogue -------------------------------------------------------------------------
+
+
+@bp.get("/agencies")
+def agencies():
+    """Active agencies (the receiving desk included, flagged ``is_desk``)."""
+    rows = db.session.execute(select(Agency).where(Agency.active.is_(True)).options(selectinload(Agency.parent))
+                              .order_by(Agency.kind, Agency.name, Agency.id)).scalars()
+    return jsonify(items=[agency_item(a) for a in rows])
+
+
+@bp.get("/categories")
+def categories():
+    """Active categories with their default agency."""
+    rows = db.session.execute(
+        select(Category).where(Category.active.is_(True))
+        .options(selectinload(Category.parent), selectinload(Category.default_agency))
+        .order_by(Category.name, Category.id)).scalars()
+    return jsonify(items=[category_item(c) for c in rows])
+
+
+@bp.get("/procedures")
+def procedures():
+    """Active procedures and legal documents whose code or title holds every
+    word of ``q``, diacritics ignored."""
+    args = query_args(PROCEDURE_FILTERS)
+    query = select(Procedure).where(Procedure.active.is_(True)).options(selectinload(Procedure.category))
+    for word in fold(args["q"] or "").split()[:8]:
+        query = query.where(Procedure.search_text.contains(word, autoescape=True))
+    page = paginate(query.order_by(Procedure.title, Procedure.id))
+    return jsonify(items=[procedure_item(p) for p in page.items], total=page.total, page=page.page,
+                   per_page=page.per_page)
+
+
+# Cases ------------------------------------------------------------------------------
+
+
+@bp.post("/cases")
+@limiter.limit(_submission_limit, key_func=_caller_key)
+def create_case():
+    """Submit a case (channel ``api``). With ``Idempotency-Key``, a retry
+    answers with the first response instead of creating a second case."""
+    integration = api_user()  # a wrong bearer token is refused before anything else
+    body = json_body()
+    key = IdempotencyKey.from_request(body)
+    if key is not None and (stored := key.stored()) is not None:
+        return _replayed(*stored)
+    case, token = wf.submit_case(parse_submission(body, Channel.api.value), wf.Actor.citizen())
+    links = case_links(case, token)
+    response = {**citizen_view(case), "access_token": token, "private_url": links["private_url"],
+                "lookup_url": links["lookup_url"]}
+    if key is not None:
+        key.remember(case.id, 201, response)
+    if integration is not None:
+        record_audit("case.submitted_by_integration", case_id=case.id, detail={"channel": case.channel},
+                     user=integration)
+    try:
+        wf.commit()
+    except IntegrityError:
+        # The same key committed first in a concurrent request: answer as it did.
+        db.session.rollback()
+        stored = key.stored() if key is not None else None
+        if stored is None:
+            raise
+        return _replayed(*stored)
+    return jsonify(response), 201, {"Location": url_for("api.get_case", code=case.code)}
+
+
+def _replayed(status: int, body: dict):
+    return jsonify(body), status, {"Idempotent-Replayed": "true"}
+
+
+@bp.get("/cases")
+def list_cases():
+    """Staff: the cases in the caller's scope, earliest deadline first."""
+    user = require_staff()
+    args = query_args(CASE_FILTERS)
+    query = scoped_cases(user).options(*PUBLIC_DETAILS, selectinload(Case.officer))
+    if args["status"]:
+        query = query.where(Case.status == args["status"])
+    if args["agency"]:
+        query = query.where(Case.agency_id == select(Agency.id).where(Agency.code == args["agency"]).scalar_subquery())
+    if args["category"]:
+        query = query.where(
+            Case.category_id == select(Category.id).where(Category.code == args["category"]).scalar_subquery())
+    if args["overdue"] is not None:
+        now = utcnow()
+        query = query.where(Case.next_due < now) if args["overdue"] else \
+            query.where((Case.next_due.is_(None)) | (Case.next_due >= now))
+    if args["due_before"]:
+        query = query.where(Case.next_due < args["due_before"])
+    page = paginate(query.order_by(Case.next_due.is_(None), Case.next_due, Case.id))
+    return jsonify(items=[list_item(c) for c in page.items], total=page.total, page=page.page,
+                   per_page=page.per_page)
+
+
+@bp.get("/cases/<code>")
+@limiter.limit("60 per minute", exempt_when=has_bearer)
+def get_case(code: str):
+    """The case as the caller may see it: everything for its sender (case
+    token, which wins over a bearer token) and in-scope staff, the public
+    view for anyone else."""
+    case = citizen_case(code)
+    if case is not None:
+        return jsonify(citizen_view(case))
+    user = api_user()
+    if user is not None:
+        return jsonify(staff_case(_staff_case(user, code), user))
+    case = db.session.execute(select(Case).where(Case.code == code).options(*PUBLIC_DETAILS)).scalar_one_or_none()
+    if case is None:
+        raise ApiError(404, "No case with this code.")
+    return jsonify(public_case(case))
+
+
+def _staff_case(user: User, code: str) -> Case:
+    """The case within the staff user's scope; 404 outside it, so codes
+    cannot be probed."""
+    if not user.is_staff:
+        raise ApiError(403, "Your role may not use this endpoint.")
+    case = db.session.execute(scoped_cases(user).where(Case.code == code).options(*CASE_DETAILS)).scalar_one_or_none()
+    if case is None:
+        raise ApiError(404, "No case with this code in your scope.")
+    return case
+
+
+@bp.post("/cases/<code>/transitions")
+@limiter.limit("60 per minute", exempt_when=has_bearer)
+def transition(code: str):
+    """Run one workflow action, exactly as the staff pages do. The sender
+    (case token) may ``provide_info`` and ``withdraw``; staff act within scope."""
+    case = citizen_case(code)
+    user = None
+    if case is not None:
+        actor = wf.Actor.citizen()
+    else:
+        user = require_staff()
+        case = _staff_case(user, code)
+        actor = wf.Actor(user)
+    action, params = parse_transition(json_body())
+    if user is None and action not in CITIZEN_ACTIONS:
+        raise ApiError(403, f"The sender may only {' or '.join(CITIZEN_ACTIONS)}.")
+    perform(case, actor, action, params)
+    wf.commit()
+    return jsonify(staff_case(case, user) if user is not None else citizen_view(case))
+
+
+@bp.post("/cases/<code>/rating")
+@limiter.limit("30 per minute")
+def rate(code: str):
+    """The sender rates the answer: 201 the first time, 200 when changing it."""
+    case = citizen_case(code)
+    if case is None:
+        if api_user() is not None:
+            raise ApiError(403, "Only the sender rates a case: send its X-Case-Token.")
+        raise unauthenticated("Send the case's X-Case-Token to rate it.")
+    values = parse_rating(json_body())
+    arguments = (values["level"], values["resolved"], values["comment"] or "")
+    try:
+        rating, created = rate_case(case, *arguments)
+        db.session.commit()
+    except IntegrityError:  # a simultaneous first rating won: this one updates it
+        db.session.rollback()
+        rating, created = rate_case(case, *arguments)
+        db.session.commit()
+    return jsonify(code=case.code, rating=rating_item(rating)), 201 if created else 200
