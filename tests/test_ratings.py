@@ -182,3 +182,30 @@ def test_the_private_case_page_shows_the_same_rating_form(client, make):
     action = html.split('action="/rate/')[1].split('"')[0]
     assert client.post(f"/rate/{action}", data={"level": "4", "resolved": "yes"}).status_code == 303
     assert db.session.execute(select(Rating.level)).scalar_one() == 4
+
+
+def test_satisfaction_rate_per_agency_from_ratings_given_through_the_rating_page(make):
+    """Justice: levels 5, 4, 2 → 2 of 3 satisfied; Health: 3 → 0 of 1."""
+    from datetime import timezone
+
+    from feedback.dashboard.stats import by_agency
+
+    desk = Actor(make.user("desk", agency=make.desk_agency()))
+    agencies = {code: make.agency(code=code) for code in ("SO-TP", "SO-YT")}
+    supervisor = make.user("supervisor")
+    for code, level in (("SO-TP", 5), ("SO-TP", 4), ("SO-TP", 2), ("SO-YT", 3)):
+        agency = agencies[code]
+        officer = Actor(make.user("officer", agency=agency))
+        case, _ = wf.submit_case(wf.Submission(
+            type="report", sender_kind="individual", sender_name="Nguyễn Văn An", sender_address="Lê Chân",
+            sender_phone="0912345678", sender_email="an@example.vn", title="Phản ánh",
+            content="Nội dung phản ánh đủ dài.", category_id=make.category(agency=agency).id))
+        wf.assign_case(case, desk, agency)
+        wf.accept_case(case, officer)
+        wf.submit_answer(case, officer, "explained", "Trả lời")
+        ratings.rate_case(case, level, "yes" if level >= 4 else "partly")
+    db.session.commit()
+    now = datetime.now(timezone.utc)
+    rows = {row["agency_code"]: row for row in by_agency(supervisor, now - timedelta(days=1), now + timedelta(days=1))}
+    assert rows["SO-TP"]["ratings"] == 3 and rows["SO-TP"]["satisfaction_rate"] == pytest.approx(2 / 3)
+    assert rows["SO-YT"]["ratings"] == 1 and rows["SO-YT"]["satisfaction_rate"] == 0
