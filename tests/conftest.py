@@ -146,3 +146,14 @@ def _restore_rate_limiter():
     if limiter.enabled != was_enabled:
         limiter.enabled = was_enabled
         limiter.reset()
+
+
+@pytest.fixture
+def mailbox(app):
+    """The in-memory mail channel's outbox, empty at the start and the end."""
+    from feedback.mail import memory_mailbox
+
+    box = memory_mailbox(app)
+    box.clear()
+    yield box
+    box.clear()

@@ -121,3 +121,10 @@ def published_case(make: Factory, title: str, content: str = "Nội dung đã �
                      public_content=content, answer=answer, outcome="explained",
                      answered_at=published_at, published_at=published_at,
                      search_text=fold(f"{title} {content} {answer}"), **kw)
+
+
+def local(y, m, d, h=9, mi=0) -> datetime:
+    """An instant in Hải Phòng time (deadlines and office hours are local)."""
+    from feedback.deadlines import OFFICE_TZ
+
+    return datetime(y, m, d, h, mi, tzinfo=OFFICE_TZ)

@@ -7,7 +7,7 @@ comment above each assertion gives the count.  Weekday anchors used:
 2027-04-24 a Saturday.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 import holidays
 import pytest

@@ -6,7 +6,7 @@ from config import TestConfig
 from feedback import create_app
 from feedback.access import scoped_cases
 from feedback.extensions import db
-from feedback.models import Role, User
+from feedback.models import User
 
 STAFF_PAGES = ["/staff/"]
 ADMIN_PAGES = ["/admin/users", "/admin/calendar"]

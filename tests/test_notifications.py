@@ -3,7 +3,7 @@ permanent failures shown to the desk, a sweeper that loses nothing, e-mail
 bodies in the recipient's language with everything escaped (DESIGN.md 5)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email import message_from_bytes, policy
 from types import SimpleNamespace
 
@@ -12,26 +12,15 @@ from sqlalchemy import func, select
 
 from feedback import jobs
 from feedback import workflow as wf
-from feedback.deadlines import OFFICE_TZ
 from feedback.extensions import db
 from feedback.jobs import delivery_problems, deliver, problem_label, sweep
-from feedback.mail import (PermanentFailure, TemporaryFailure, format_when, memory_mailbox, register_channel,
+from feedback.mail import (PermanentFailure, TemporaryFailure, format_when, register_channel,
                            render_mail)
 from feedback.models import AuditLog, Notification
 from feedback.notifications import CITIZEN_TEMPLATES, STAFF_TEMPLATES, notify_user
 from feedback.workflow import Actor
 
-
-def local(y, m, d, h=9, mi=0) -> datetime:
-    return datetime(y, m, d, h, mi, tzinfo=OFFICE_TZ)
-
-
-@pytest.fixture
-def mailbox(app):
-    box = memory_mailbox(app)
-    box.clear()
-    yield box
-    box.clear()
+from .helpers import local
 
 
 @pytest.fixture
@@ -408,7 +397,7 @@ def test_cli_sweep_and_retry_failed(world, mailbox, runner, no_dispatch):
 
 
 def test_the_sweeper_drops_api_idempotency_keys_after_a_day(app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timezone
 
     from feedback.jobs import sweep
     from feedback.models import SubmissionKey

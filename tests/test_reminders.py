@@ -17,22 +17,11 @@ from feedback import workflow as wf
 from feedback.deadlines import OFFICE_TZ
 from feedback.extensions import db
 from feedback.jobs import deliver, exclusive
-from feedback.mail import memory_mailbox
 from feedback.models import Case, Notification, ReminderDelivery
 from feedback.reminders import file_digests, reminder_steps, scan
 from feedback.workflow import Actor
 
-
-def local(y, m, d, h=9, mi=0) -> datetime:
-    return datetime(y, m, d, h, mi, tzinfo=OFFICE_TZ)
-
-
-@pytest.fixture
-def mailbox(app):
-    box = memory_mailbox(app)
-    box.clear()
-    yield box
-    box.clear()
+from .helpers import local
 
 
 @pytest.fixture

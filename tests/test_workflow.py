@@ -15,9 +15,7 @@ from feedback.extensions import db
 from feedback.models import AuditLog, Case, CaseEvent, Notification
 from feedback.workflow import Actor
 
-
-def local(y, m, d, h=9, mi=0) -> datetime:
-    return datetime(y, m, d, h, mi, tzinfo=OFFICE_TZ)
+from .helpers import local
 
 
 def close_of(y, m, d) -> datetime:
