@@ -259,3 +259,13 @@ def _configured_time(key: str, default: str) -> time:
         return time.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"{key} must look like '07:30', got {value!r}") from None
+
+
+DUE_SOON_WORKING_DAYS = 2
+
+
+def due_soon_limit(now: datetime, days: int = DUE_SOON_WORKING_DAYS) -> datetime:
+    """Where "due soon" ends for lists and badges: close of office hours on
+    the 2nd working day after today (after the next working day, when asked in
+    the evening or on a day off)."""
+    return load_calendar().deadline(now, days)

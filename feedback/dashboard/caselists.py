@@ -14,10 +14,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists
 from werkzeug.datastructures import MultiDict
 
-from ..deadlines import load_calendar
+from ..deadlines import due_soon_limit, load_calendar
 from ..models import Case, CaseEvent, CaseType, Rating, Status, User
 from .periods import EARLIEST, LATEST, local_midnight
-from .stats import OPEN, OUTCOMES, SATISFIED_LEVELS, case_scope, due_soon_limit, is_due_soon, is_overdue
+from .stats import OPEN, OUTCOMES, SATISFIED_LEVELS, case_scope, is_due_soon, is_overdue
 
 STATUS_CHOICES = ("open",) + tuple(s.value for s in Status)
 DATE_FIELDS = ("received_from", "received_to", "answered_from", "answered_to",

@@ -52,7 +52,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..access import inbox_cases
-from ..deadlines import load_calendar
+from ..deadlines import due_soon_limit
 from ..extensions import db
 from ..models import OPEN_STATUSES, Agency, Case, CaseEvent, Outcome, Procedure, Rating, Role, Status, User, utcnow
 
@@ -64,7 +64,6 @@ OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
 STAFF_DEADLINE_STATUSES = tuple(s.value for s in (
     Status.submitted, Status.assigned, Status.in_progress, Status.awaiting_approval, Status.review_requested,
 ))
-DUE_SOON_WORKING_DAYS = 2
 OUTCOMES = tuple(o.value for o in Outcome)
 # Outcomes that change a rule: what the six-monthly report lists.
 RULE_CHANGING_OUTCOMES = (Outcome.amend_rule.value, Outcome.recommendation_forwarded.value)
@@ -111,13 +110,6 @@ def _columns(scope: Select, *columns: ColumnElement, table=Case) -> Select:
 
 
 # Deadline states ----------------------------------------------------------------
-
-
-def due_soon_limit(now: datetime) -> datetime:
-    """Close of office hours on the 2nd working day after today (or after the
-    next working day, when asked in the evening or on a day off)."""
-    calendar = load_calendar()
-    return calendar.deadline(now, DUE_SOON_WORKING_DAYS)
 
 
 def is_overdue(now: datetime) -> ColumnElement:

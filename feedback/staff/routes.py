@@ -1,7 +1,6 @@
 """Staff pages: the agency inbox (sorted by next deadline) and case pages."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -12,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from .. import workflow as wf
 from ..access import get_scoped_case, inbox_cases, roles_required, scoped_cases
 from ..actions import perform
-from ..deadlines import load_calendar
+from ..deadlines import due_soon_limit, load_calendar
 from ..extensions import db
 from ..labels import CLASSIFICATION, OUTCOME
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
@@ -64,7 +63,7 @@ def inbox():
                                User.role.in_([Role.officer.value, Role.lead.value])).order_by(User.full_name)
         ).scalars().all()
     return render_template(
-        "staff/inbox.html", page=page, now=now, soon=now + timedelta(days=2),
+        "staff/inbox.html", page=page, now=now, soon=due_soon_limit(now),
         categories=categories, officers=officers, status=status,
         filters={k: v for k, v in request.args.items() if k != "page"},
     )
@@ -154,7 +153,8 @@ def desk_queue():
         selectinload(Case.category), selectinload(Case.proposed_agency)
     ).order_by(Case.received_at, Case.id)
     page = paginate(query)
-    return render_template("staff/desk.html", page=page, now=utcnow(), soon=utcnow() + timedelta(days=2))
+    now = utcnow()
+    return render_template("staff/desk.html", page=page, now=now, soon=due_soon_limit(now))
 
 
 @bp.route("/decisions")
