@@ -1,7 +1,6 @@
 """Staff pages: the agency inbox (sorted by next deadline) and case pages."""
 from __future__ import annotations
 
-
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
