@@ -244,6 +244,9 @@ class Case(db.Model):
         Index("ix_case_received_at", "received_at"),
         Index("ix_case_answered_at", "answered_at"),
         Index("ix_case_sender_email", "sender_email"),
+        # Per-agency figures for a period (lead dashboard, agency reports).
+        Index("ix_case_agency_received_at", "agency_id", "received_at"),
+        Index("ix_case_agency_answered_at", "agency_id", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -358,7 +361,11 @@ class CaseEvent(db.Model):
     """Append-only timeline entry: who did what, when, from which status."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case_id", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_case_event_case_id", "case_id", "id"),
+        # Review requests in a period (dashboard) without scanning every event.
+        Index("ix_case_event_action_at", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))

@@ -104,14 +104,16 @@ def monthly_chart(months: list[dict[str, Any]]) -> Markup:
              _y_axis(left, top, plot_h, width - right, maximum)]
     slot = plot_w / len(months)
     bar = min(18.0, slot / 4)
+    series = (("received", LIGHT_BLUE, _("Tiếp nhận")), ("answered", f"url(#{answered_fill})", _("Đã trả lời")),
+              ("late", f"url(#{late_fill})", _("Trả lời trễ hạn")))
     for i, month in enumerate(months):
         x0 = left + i * slot + (slot - 3 * bar) / 2
-        for j, (key, fill) in enumerate((("received", LIGHT_BLUE), ("answered", f"url(#{answered_fill})"),
-                                         ("late", f"url(#{late_fill})"))):
+        for j, (key, fill, label) in enumerate(series):
             h = plot_h * month[key] / maximum
+            tip = escape(f"{month_label(month['month'])} · {label}: {number(month[key])}")
             parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" '
                          f'height="{h:.1f}" fill="{fill}" stroke="{INK}" stroke-width="0.5">'
-                         f'<title>{month_label(month["month"])}: {month[key]}</title></rect>')
+                         f'<title>{tip}</title></rect>')
         if len(months) <= 18 or i % 3 == 0:
             parts.append(_text(left + i * slot + slot / 2, height - bottom + 16, f"{month['month']:%m/%y}",
                                size=11, anchor="middle", fill=MUTED))

@@ -42,6 +42,14 @@ def _agency_arg() -> int | None:
     return request.args.get("agency", type=int)
 
 
+def _sort_arg() -> tuple[str, bool]:
+    """The by-agency table's column and direction; worst on-time first by default."""
+    sort = request.args.get("sort", "on_time_rate")
+    if sort not in stats.SORT_KEYS:
+        sort = "on_time_rate"
+    return sort, request.args.get("order") == "desc"
+
+
 def _agencies() -> list[Agency]:
     """Agencies offered in the filters: all for city-wide viewers, none for a lead."""
     if not current_user.sees_all_agencies:
@@ -56,8 +64,7 @@ def index():
     now = utcnow()
     period, error = parse_period(request.args, local_today(now))
     agency_id = _agency_arg()
-    sort = request.args.get("sort", "on_time_rate")
-    descending = request.args.get("order") == "desc"
+    sort, descending = _sort_arg()
     figures = stats.headline(current_user, period.start, period.end, agency_id, now=now)
     worst_first = stats.by_agency(current_user, period.start, period.end, now=now)
     rows = stats.sort_agency_rows(worst_first, sort, descending)
@@ -142,6 +149,18 @@ def due_soon():
     return _deadline_list("due-soon")
 
 
+def _by_rule(amended: list[dict]) -> list[dict]:
+    """The report's summary: per procedure, how many answers amend it and how
+    many forward a recommendation about it (cases without one last)."""
+    summaries: OrderedDict = OrderedDict()
+    for row in amended:
+        summary = summaries.setdefault(row["procedure_code"] or "", {
+            "code": row["procedure_code"], "title": row["procedure_title"], "kind": row["procedure_kind"],
+            "amend_rule": 0, "recommendation_forwarded": 0})
+        summary[row["outcome"]] += 1
+    return list(summaries.values())
+
+
 @bp.route("/report")
 @roles_required(*DASHBOARD_ROLES)
 def report():
@@ -155,13 +174,6 @@ def report():
     rows = stats.by_agency(current_user, period.start, period.end, now=now) \
         if current_user.sees_all_agencies and agency_id is None else []
     amended, truncated = stats.rules_amended(current_user, period.start, period.end, agency_id)
-    by_rule: OrderedDict = OrderedDict()
-    for row in amended:
-        key = row["procedure_code"] or ""
-        summary = by_rule.setdefault(key, {"code": row["procedure_code"], "title": row["procedure_title"],
-                                           "kind": row["procedure_kind"], "amend_rule": 0,
-                                           "recommendation_forwarded": 0})
-        summary[row["outcome"]] += 1
     months = stats.monthly(current_user, period.months(at_least=6), agency_id)
     agencies = _agencies()
     agency = next((a for a in agencies if a.id == agency_id), None) if agency_id else (
@@ -169,7 +181,7 @@ def report():
     return render_template(
         "dashboard/report.html", period=period, error=error, half=1 if period.first.month == 1 else 2,
         years=list(range(today.year, 2019, -1)), agencies=agencies, agency_id=agency_id, agency=agency,
-        figures=figures, rows=rows, amended=amended, truncated=truncated, by_rule=list(by_rule.values()),
+        figures=figures, rows=rows, amended=amended, truncated=truncated, by_rule=_by_rule(amended),
         rules=stats.rules_that_hurt(current_user, period.start, period.end, agency_id),
         months=months, monthly_chart=charts.monthly_chart(months), now=now, target=stats.ON_TIME_TARGET,
     )
@@ -187,7 +199,7 @@ def export(name: str, fmt: str):
     if name == "agencies":
         period, _error = parse_period(request.args, local_today(now))
         rows = stats.sort_agency_rows(stats.by_agency(current_user, period.start, period.end, now=now),
-                                      request.args.get("sort", "on_time_rate"), request.args.get("order") == "desc")
+                                      *_sort_arg())
         record_audit("dashboard.export", detail={"list": name, "format": fmt, "period": period.label})
         db.session.commit()
         return exports.export_response(
