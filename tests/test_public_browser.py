@@ -175,6 +175,9 @@ def test_screenshots_of_the_public_pages(live, browser, tmp_path):
     send_with_a_file(phone, tmp_path)
     assert no_sideways_scroll(phone)
     phone.screenshot(path=str(folder / "receipt-phone.png"))
+    phone.set_viewport_size(DESKTOP)  # the receipt shows its link once: same page, wider
+    phone.screenshot(path=str(folder / "receipt-desktop.png"))
+    phone.set_viewport_size(PHONE)
 
     link = phone.locator("#private-link").get_attribute("href")
     _ask_for_information(app, phone.locator("#case-code").inner_text())
@@ -182,8 +185,10 @@ def test_screenshots_of_the_public_pages(live, browser, tmp_path):
     assert phone.get_by_text("Cơ quan xử lý đề nghị bạn bổ sung thông tin").is_visible()
     assert no_sideways_scroll(phone)
     phone.screenshot(path=str(folder / "case-phone.png"))
+    desktop.goto(link)
+    desktop.screenshot(path=str(folder / "case-desktop.png"), full_page=True)
     phone_context.close()
-    for name in ("submit-phone", "submit-desktop", "receipt-phone", "case-phone"):
+    for name in ("submit-phone", "submit-desktop", "receipt-phone", "receipt-desktop", "case-phone", "case-desktop"):
         assert (folder / f"{name}.png").stat().st_size > 10_000
 
 
