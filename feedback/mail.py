@@ -41,6 +41,7 @@ from .models import Notification, User, utcnow
 TEMPLATE_TITLES = {
     "receipt": _l("Xác nhận tiếp nhận"),
     "access_link": _l("Đường dẫn theo dõi"),
+    "verify_email": _l("Xác minh thư điện tử"),
     "info_requested": _l("Đề nghị bổ sung thông tin"),
     "transferred": _l("Chuyển cơ quan xử lý"),
     "answered": _l("Kết quả trả lời"),

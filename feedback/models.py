@@ -353,6 +353,14 @@ class Case(db.Model):
     def is_open(self) -> bool:
         return self.status_enum in OPEN_STATUSES
 
+    @property
+    def public_answer(self) -> str:
+        """The answer as the public sees it: the sender's personal data masked
+        (answers often address the sender by name, phone or e-mail)."""
+        from .redaction import redact
+
+        return redact(self.answer or "", self)
+
     def __repr__(self) -> str:
         return f"<Case {self.code} {self.status}>"
 

@@ -794,7 +794,7 @@ def publish_case(case: Case, actor: Actor, public_title: str, public_content: st
     case.published_at = now
     case.public_title = public_title
     case.public_content = public_content
-    case.search_text = fold(f"{public_title} {public_content} {case.answer}")
+    case.search_text = fold(f"{public_title} {public_content} {case.public_answer}")
     _record(case, actor, "published", case.status, at=now)
     _flush()
     return case

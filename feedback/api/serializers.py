@@ -64,7 +64,7 @@ def published_answer(case: Case) -> dict[str, Any] | None:
     if not case.published:
         return None
     return {"title": case.public_title, "content": case.public_content, "outcome": case.outcome,
-            "answer": case.answer, "answered_at": iso(case.answered_at), "published_at": iso(case.published_at)}
+            "answer": case.public_answer, "answered_at": iso(case.answered_at), "published_at": iso(case.published_at)}
 
 
 def public_case(case: Case) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Login, logout and optional citizen registration."""
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from ..extensions import db, limiter
 from ..models import Role, User
+from ..notifications import notify_user
 from . import bp
 from .forms import LoginForm, RegisterForm
 
@@ -67,8 +69,57 @@ def register():
             user = User(email=email, full_name=form.full_name.data.strip(), role=Role.citizen.value)
             user.set_password(form.password.data)
             db.session.add(user)
+            db.session.flush()
+            send_verification(user)
             db.session.commit()
             login_user(user)
-            flash(_("Đăng ký thành công."), "success")
+            flash(_("Đăng ký thành công. Vui lòng mở thư xác minh vừa gửi tới %(email)s.", email=email), "success")
             return redirect(url_for("public.my_cases"))
     return render_template("auth/register.html", form=form)
+
+
+# E-mail verification: cases sent with a verified address join "my cases".
+VERIFY_MAX_AGE = 3 * 24 * 3600
+
+
+def _verifier() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="feedback.verify-email")
+
+
+def send_verification(user: User) -> None:
+    """Queue the verification e-mail (in the caller's transaction)."""
+    token = _verifier().dumps({"user": user.id, "email": user.email})
+    base = current_app.config["BASE_URL"].rstrip("/")
+    notify_user(None, user, "verify_email", {"verify_url": f"{base}/auth/verify/{token}"})
+
+
+@bp.route("/verify/<token>")
+@limiter.limit("20 per hour")
+def verify_email(token: str):
+    """Opening the e-mailed link proves the address belongs to the account holder."""
+    try:
+        data = _verifier().loads(token, max_age=VERIFY_MAX_AGE)
+    except SignatureExpired:
+        flash(_("Đường dẫn xác minh đã hết hạn. Đăng nhập để nhận đường dẫn mới."), "error")
+        return redirect(url_for("auth.login")), 303
+    except BadSignature:
+        abort(404)
+    user = db.session.get(User, data.get("user"))
+    if user is None or user.email != data.get("email"):
+        abort(404)
+    if not user.email_verified:
+        user.email_verified = True
+        db.session.commit()
+    flash(_("Đã xác minh thư điện tử %(email)s.", email=user.email), "success")
+    return redirect(url_for("public.my_cases") if current_user.is_authenticated else url_for("auth.login")), 303
+
+
+@bp.route("/verify/resend", methods=["POST"])
+@login_required
+@limiter.limit("3 per hour")
+def resend_verification():
+    if not current_user.email_verified:
+        send_verification(current_user)
+        db.session.commit()
+    flash(_("Đã gửi lại thư xác minh tới %(email)s.", email=current_user.email), "success")
+    return redirect(url_for("public.my_cases")), 303
