@@ -38,8 +38,14 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="feedback.rating")
 
 
+def _link_key(case: Case) -> str:
+    # Ties the rating link to the private link in force: when the sender asks
+    # for a new private link, rating links sent before stop working too.
+    return (case.access_token_hash or "")[:16]
+
+
 def rating_token(case: Case) -> str:
-    return _serializer().dumps({"case": case.code})
+    return _serializer().dumps({"case": case.code, "key": _link_key(case)})
 
 
 def rating_url(case: Case) -> str:
@@ -57,6 +63,9 @@ def case_for_rating_token(token: str) -> Case:
     case = db.session.execute(select(Case).where(Case.code == data.get("case", ""))).scalar_one_or_none()
     if case is None:
         raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư."))
+    if data.get("key") != _link_key(case):
+        raise RatingLinkError(_l("Đường dẫn đánh giá này không còn hiệu lực vì đường dẫn riêng đã được cấp lại. "
+                                 "Vui lòng đánh giá trên trang theo dõi qua đường dẫn riêng mới."))
     return case
 
 

@@ -209,3 +209,14 @@ def test_satisfaction_rate_per_agency_from_ratings_given_through_the_rating_page
     rows = {row["agency_code"]: row for row in by_agency(supervisor, now - timedelta(days=1), now + timedelta(days=1))}
     assert rows["SO-TP"]["ratings"] == 3 and rows["SO-TP"]["satisfaction_rate"] == pytest.approx(2 / 3)
     assert rows["SO-YT"]["ratings"] == 1 and rows["SO-YT"]["satisfaction_rate"] == 0
+
+
+def test_a_new_private_link_revokes_older_rating_links(client, answered):
+    case, token, *_ = answered
+    wf.new_access_token(case)  # the sender asked for a new private link
+    db.session.commit()
+    response = client.get(f"/rate/{token}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "không còn hiệu lực" in html and case.answer not in html
+    assert client.get(f"/rate/{ratings.rating_token(case)}").status_code == 200
