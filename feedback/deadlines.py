@@ -87,6 +87,17 @@ class WorkingCalendar:
             day += _ONE_DAY
         return day
 
+    def subtract_working_days(self, day: date, n: int) -> date:
+        """The ``n``-th working day strictly before ``day`` (``day`` itself
+        when n is 0)."""
+        if n < 0:
+            raise ValueError("n must be zero or more working days")
+        for _ in range(n):
+            day -= _ONE_DAY
+            while not self.is_working_day(day):
+                day -= _ONE_DAY
+        return day
+
     def add_working_days(self, day: date, n: int) -> date:
         """The ``n``-th working day strictly after ``day``.
 

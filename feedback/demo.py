@@ -153,11 +153,7 @@ def seed_demo_cases() -> int:
     now = utcnow()
     today = calendar.effective_date(now)
     for n, (title, category, case_type, days_ago, steps) in enumerate(DEMO_CASES, start=1):
-        received_day = today
-        for _ in range(days_ago):  # walk back over working days
-            received_day -= timedelta(days=1)
-            while not calendar.is_working_day(received_day):
-                received_day -= timedelta(days=1)
+        received_day = calendar.subtract_working_days(today, days_ago)
         at = calendar.close_of(received_day) - timedelta(hours=6, minutes=n * 7)
         case, _token = wf.submit_case(wf.Submission(
             type=case_type, sender_kind="individual", sender_name=f"Người dân mẫu {n}",

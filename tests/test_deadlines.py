@@ -383,3 +383,11 @@ def test_cli_unset_without_override_fails(app):
     result = app.test_cli_runner().invoke(calendar_cli, ["unset", "2027-04-24"])
     assert result.exit_code != 0
     assert "No override recorded for 2027-04-24" in result.output
+
+
+def test_counting_back_over_tet_2026(calendar):
+    # Mon 23 Feb back 1 → Fri 13 Feb (14–15 weekend, 16–20 Tết, 21–22 weekend).
+    assert calendar.subtract_working_days(date(2026, 2, 23), 1) == date(2026, 2, 13)
+    assert calendar.subtract_working_days(date(2026, 2, 23), 0) == date(2026, 2, 23)
+    # And it undoes add_working_days.
+    assert calendar.subtract_working_days(calendar.add_working_days(date(2026, 2, 13), 5), 5) == date(2026, 2, 13)

@@ -168,12 +168,7 @@ def overdue_threshold(now: datetime, days: int) -> datetime:
     effective date). So the due day must fall before the N-th working day
     counted back from today."""
     calendar = load_calendar()
-    day = calendar.effective_date(now)
-    for _ in range(days - 1):
-        day -= timedelta(days=1)
-        while not calendar.is_working_day(day):
-            day -= timedelta(days=1)
-    return local_midnight(day)
+    return local_midnight(calendar.subtract_working_days(calendar.effective_date(now), max(days - 1, 0)))
 
 
 class DaysOverdue:
