@@ -16,8 +16,8 @@ from typing import Any
 
 from ..deadlines import OFFICE_TZ
 from ..models import Agency, Case, CaseEvent, Category, Procedure, Rating, Status, User
-from ..public.tracking import NOTES_FOR_SENDER, WITHDRAWABLE
 from ..ratings import rating_open
+from ..timeline import NOTES_FOR_SENDER, WITHDRAWABLE
 from ..workflow import available_actions
 
 
