@@ -26,10 +26,12 @@ from sqlalchemy.orm import selectinload
 from ..attachments import written_files
 from ..extensions import db, limiter
 from ..models import Case, CaseEvent, Procedure, Role, SubmissionKey
+from ..submission import CONTENT_MAX, CONTENT_MIN
+from ..submission_forms import FORM_TOKEN, DetailsForm
 from ..text import fold
 from ..workflow import Actor, WorkflowError, submit_case
 from . import bp
-from .forms import CONTENT_MAX, CONTENT_MIN, FORM_TOKEN, DetailsForm, SendForm
+from .forms import SendForm
 from .tracking import no_store, similar_published
 
 RECEIPT_MINUTES = 30

@@ -27,11 +27,12 @@ from ..labels import LOCAL_TZ
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
 from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
+from ..submission import normalise_phone
 from ..text import fold
 from ..timeline import WITHDRAWABLE, current_deadline, public_timeline
 from ..workflow import Actor, WorkflowError, case_for_token, new_access_token, provide_information, withdraw_case
 from . import bp
-from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm, normalise_phone
+from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm
 
 private_limit = limiter.shared_limit("60 per minute", scope="private-link")
 
