@@ -95,6 +95,11 @@ def local(value: datetime | None) -> datetime | None:
     return value.astimezone(LOCAL_TZ) if value else None
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in the city's time zone, with its offset (``2026-03-02T08:00:00+07:00``)."""
+    return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds") if value else None
+
+
 def localdatetime(value: datetime | None) -> str:
     return local(value).strftime("%d/%m/%Y %H:%M") if value else "—"
 
