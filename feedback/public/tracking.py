@@ -22,8 +22,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..attachments import serve_attachment, written_files
 from ..audit import record_audit
+from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
-from ..labels import LOCAL_TZ
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
 from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
@@ -231,7 +231,7 @@ def similar_published(title: str, content: str, limit: int = 3) -> list[Case]:
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=LOCAL_TZ), datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+    return datetime(year, 1, 1, tzinfo=OFFICE_TZ), datetime(year + 1, 1, 1, tzinfo=OFFICE_TZ)
 
 
 @bp.route("/published")
@@ -255,7 +255,7 @@ def published():
         .order_by(Case.published_at.desc(), Case.id.desc())
     first, last = db.session.execute(
         select(func.min(Case.published_at), func.max(Case.published_at)).where(Case.published.is_(True))).one()
-    years = list(range(last.astimezone(LOCAL_TZ).year, first.astimezone(LOCAL_TZ).year - 1, -1)) if first else []
+    years = list(range(last.astimezone(OFFICE_TZ).year, first.astimezone(OFFICE_TZ).year - 1, -1)) if first else []
     filters = {"q": q, "category": category or "", "agency": agency or "", "year": year or ""}
     return render_template(
         "public/published.html", page=paginate(query), filters=filters, years=years,
