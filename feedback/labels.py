@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from .deadlines import OFFICE_TZ
 
 STATUS = {
     "submitted": _l("Mới tiếp nhận"),
@@ -92,7 +91,12 @@ RATING_LEVEL = {
 
 
 def local(value: datetime | None) -> datetime | None:
-    return value.astimezone(LOCAL_TZ) if value else None
+    return value.astimezone(OFFICE_TZ) if value else None
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in the city's time zone, with its offset (``2026-03-02T08:00:00+07:00``)."""
+    return value.astimezone(OFFICE_TZ).isoformat(timespec="seconds") if value else None
 
 
 def localdatetime(value: datetime | None) -> str:

@@ -34,7 +34,8 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from .labels import LOCAL_TZ, OUTCOME
+from .deadlines import OFFICE_TZ
+from .labels import OUTCOME
 from .models import Notification, User, utcnow
 
 # What each template is about, for staff pages listing deliveries.
@@ -180,7 +181,7 @@ def format_when(value: str | datetime | date | None, with_time: bool = True) -> 
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.strftime("%H:%M %d/%m/%Y") if with_time else value.strftime("%d/%m/%Y")
     if isinstance(value, datetime):
-        local = value.astimezone(LOCAL_TZ)
+        local = value.astimezone(OFFICE_TZ)
         return local.strftime("%H:%M %d/%m/%Y") if with_time else local.strftime("%d/%m/%Y")
     return value.strftime("%d/%m/%Y")
 

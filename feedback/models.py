@@ -22,7 +22,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -466,6 +468,10 @@ class DigestDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# The highest rating level that counts as low (2: dissatisfied).
+LOW_RATING_LEVEL = 2
+
+
 class Rating(db.Model):
     """The citizen's rating, stored with what answered it so reports can slice."""
 
@@ -484,6 +490,18 @@ class Rating(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="rating")
+
+    @hybrid_property
+    def is_low(self) -> bool:
+        """Rated low: one of the two lowest levels, or the problem not resolved.
+        Such a rating lets the citizen ask for a review and is what the staff
+        inbox's "rated low" filter finds; works in Python and in SQL."""
+        return self.level <= LOW_RATING_LEVEL or self.resolved == "no"
+
+    @is_low.inplace.expression
+    @classmethod
+    def _is_low_expression(cls):
+        return or_(cls.level <= LOW_RATING_LEVEL, cls.resolved == "no")
 
 
 class CalendarOverride(db.Model):

@@ -82,7 +82,7 @@ def rating_open(case: Case, now: datetime | None = None) -> bool:
 def offers_review(rating: Rating | None) -> bool:
     """A low rating (the two lowest levels) or an unresolved problem lets the
     citizen ask for a review."""
-    return rating is not None and (rating.level <= 2 or rating.resolved == "no")
+    return rating is not None and rating.is_low
 
 
 def rate_case(case: Case, level, resolved: str, comment: str = "",

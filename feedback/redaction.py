@@ -45,3 +45,9 @@ def find_personal_data(text: str, case: Case | None = None) -> list[str]:
     found = [kind for kind, value in _sender_values(case).items() if value.lower() in text.lower()]
     found += [kind for kind, pattern in PATTERNS.items() if pattern.search(text) and kind not in found]
     return sorted(set(k.replace("_9", "") for k in found))
+
+
+def mask_email(email: str) -> str:
+    """``an.nguyen@example.vn`` → ``an•••@example.vn``: enough to recognise."""
+    local, _at, domain = (email or "").partition("@")
+    return f"{local[:2]}•••@{domain}" if domain else ""

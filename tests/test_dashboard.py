@@ -15,8 +15,8 @@ from html import unescape
 import pytest
 
 from feedback.dashboard import routes as dashboard_routes
-from feedback.dashboard import stats
-from feedback.dashboard.periods import Period, half_year
+from feedback.reporting import stats
+from feedback.reporting.periods import Period, half_year
 from feedback.extensions import db
 from feedback.models import Agency, Case, CaseEvent, Procedure, Rating, User
 
@@ -265,7 +265,7 @@ def test_a_period_is_local_days_with_utc_bounds_and_a_previous_period_of_equal_l
 def test_typed_dates_may_be_iso_or_vietnamese_order():
     from werkzeug.datastructures import MultiDict
 
-    from feedback.dashboard.periods import parse_period
+    from feedback.reporting.periods import parse_period
 
     today = NOW.date()
     period, error = parse_period(MultiDict({"period": "custom", "from": "01/03/2026", "to": "2026-03-31"}), today)

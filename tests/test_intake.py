@@ -12,7 +12,7 @@ from feedback.attachments import sniff
 from feedback.extensions import db
 from feedback.models import Attachment, Case, CaseEvent, Notification, Procedure, SubmissionKey
 from feedback.public import intake
-from feedback.public.forms import normalise_phone
+from feedback.submission import normalise_phone
 from feedback.text import fold
 
 from .helpers import PDF_BYTES, PNG_BYTES, online_form, published_case

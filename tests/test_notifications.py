@@ -10,10 +10,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from feedback import jobs
 from feedback import workflow as wf
 from feedback.extensions import db
-from feedback.jobs import delivery_problems, deliver, problem_label, sweep
+from feedback.jobs import deliver, delivery, delivery_problems, problem_label, sweep
 from feedback.mail import (PermanentFailure, TemporaryFailure, format_when, register_channel,
                            render_mail)
 from feedback.models import AuditLog, Notification
@@ -193,7 +192,7 @@ def test_a_delivery_job_run_twice_sends_one_mail(world, mailbox, no_dispatch):
 def test_a_job_finding_the_row_claimed_by_another_worker_sends_nothing(world, mailbox, no_dispatch):
     case, _ = submit(world)
     row_id = receipt_of(case).id
-    assert jobs._claim(row_id, jobs.utcnow()) == 1  # another worker is mid-send
+    assert delivery._claim(row_id, delivery.utcnow()) == 1  # another worker is mid-send
 
     assert deliver(row_id) == "skipped"
     assert mailbox == []
@@ -243,7 +242,7 @@ def test_a_permanent_failure_is_not_retried_and_is_shown_to_the_desk(world, mail
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error.startswith("permanent: recipient refused: 550")
 
-    sweep(now=jobs.utcnow() + timedelta(days=1))
+    sweep(now=delivery.utcnow() + timedelta(days=1))
     assert rows(id=row.id)[0].attempts == 1 and mailbox == []
     assert delivery_problems(case) == [row]
     assert "không thử lại" in problem_label(row)
@@ -306,8 +305,8 @@ def test_the_sweeper_delivers_rows_that_were_never_queued(world, mailbox, no_dis
 def test_a_row_left_sending_by_a_dead_worker_is_marked_uncertain_not_sent_again(world, mailbox, no_dispatch):
     case, _ = submit(world)
     row_id = receipt_of(case).id
-    claimed_at = jobs.utcnow()
-    jobs._claim(row_id, claimed_at)  # the worker took it, then died
+    claimed_at = delivery.utcnow()
+    delivery._claim(row_id, claimed_at)  # the worker took it, then died
 
     assert sweep(now=claimed_at + timedelta(minutes=14)).uncertain == []
     assert sweep(now=claimed_at + timedelta(minutes=16)).uncertain == [row_id]
@@ -369,7 +368,7 @@ def test_another_channel_plugs_in_without_touching_the_workflow(world, mailbox):
     try:
         case, _ = submit(world)
         row = Notification(case_id=case.id, recipient="0912345678", channel="sms", template="receipt",
-                           payload={"code": case.code}, next_attempt_at=jobs.utcnow())
+                           payload={"code": case.code}, next_attempt_at=delivery.utcnow())
         db.session.add(row)
         db.session.commit()
     finally:
@@ -414,3 +413,19 @@ def test_the_sweeper_drops_api_idempotency_keys_after_a_day(app):
     db.session.commit()
     assert sweep(now).expired_keys == 1
     assert sorted(db.session.execute(select(SubmissionKey.key)).scalars()) == ["api:fresh", "form-token-old"]
+
+
+def test_rq_finds_every_job_under_the_dotted_name_it_stores():
+    """RQ stores ``module.qualname`` and workers import it back: jobs queued
+    before the jobs package was split must still run."""
+    from rq.utils import import_attribute
+
+    from feedback import jobs
+    from feedback.jobs.queue import DELIVER_JOB
+
+    for name in ("deliver_job", "sweep_job", "scan_job", "digest_job"):
+        job = getattr(jobs, name)
+        assert f"{job.__module__}.{job.__qualname__}" == f"feedback.jobs.{name}"
+        assert import_attribute(f"feedback.jobs.{name}") is job
+    assert import_attribute(DELIVER_JOB) is jobs.deliver_job
+    assert import_attribute("feedback.jobs.AppWorker") is jobs.AppWorker

@@ -188,7 +188,7 @@ def test_satisfaction_rate_per_agency_from_ratings_given_through_the_rating_page
     """Justice: levels 5, 4, 2 → 2 of 3 satisfied; Health: 3 → 0 of 1."""
     from datetime import timezone
 
-    from feedback.dashboard.stats import by_agency
+    from feedback.reporting.stats import by_agency
 
     desk = Actor(make.user("desk", agency=make.desk_agency()))
     agencies = {code: make.agency(code=code) for code in ("SO-TP", "SO-YT")}

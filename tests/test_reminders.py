@@ -385,11 +385,12 @@ def test_without_redis_the_first_request_starts_the_embedded_scheduler_once(monk
     import threading
 
     from config import TestConfig
-    from feedback import create_app, jobs
+    from feedback import create_app
+    from feedback.jobs import scheduler
 
     release, started = threading.Event(), []
-    monkeypatch.setattr(jobs, "_scheduler_thread", None)
-    monkeypatch.setattr(jobs, "_run_scheduler", lambda app: (started.append(app), release.wait(10)))
+    monkeypatch.setattr(scheduler, "_scheduler_thread", None)
+    monkeypatch.setattr(scheduler, "_run_scheduler", lambda app: (started.append(app), release.wait(10)))
 
     class Embedded(TestConfig):
         TESTING = False
@@ -407,11 +408,11 @@ def test_without_redis_the_first_request_starts_the_embedded_scheduler_once(monk
         client.get("/healthz")
         client.get("/healthz")
         assert started == [app]
-        assert jobs.start_inprocess_scheduler(app) is False
+        assert scheduler.start_inprocess_scheduler(app) is False
     finally:
         release.set()
-        if jobs._scheduler_thread is not None:
-            jobs._scheduler_thread.join(timeout=10)
+        if scheduler._scheduler_thread is not None:
+            scheduler._scheduler_thread.join(timeout=10)
 
 
 def test_a_digest_key_already_claimed_elsewhere_files_nothing_more(app, make):

@@ -12,7 +12,7 @@ from feedback.attachments import serve_attachment
 from feedback.deadlines import load_calendar
 from feedback.extensions import db, limiter
 from feedback.models import Attachment, CaseEvent, Notification
-from feedback.public.tracking import current_deadline
+from feedback.timeline import current_deadline
 from feedback.workflow import (
     Actor,
     accept_case,

@@ -40,10 +40,10 @@ from sqlalchemy import event, insert, select, text  # noqa: E402
 
 from config import TestConfig  # noqa: E402
 from feedback import create_app  # noqa: E402
+from feedback.deadlines import OFFICE_TZ as TZ  # noqa: E402
 from feedback.extensions import db  # noqa: E402
 from feedback.models import Agency, Case, Category, Role, User  # noqa: E402
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2027, 3, 16, 9, 0, tzinfo=TZ)   # a Tuesday morning, office open
 NEAR = 1_000
 SIZES = (10_000, 100_000)

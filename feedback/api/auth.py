@@ -9,20 +9,14 @@ nothing about any case.
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import request
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import ApiToken, Case, Role, User, hash_token, utcnow
+from ..models import Case, Role, User
+from ..tokens import user_for_api_token
 from ..workflow import case_for_token
 from .errors import ApiError
 
 CASE_TOKEN_HEADER = "X-Case-Token"
-# last_used_at is for admins spotting unused tokens: a minute's precision is
-# plenty, and saves a write on every call of a busy integration.
-LAST_USED_PRECISION = timedelta(minutes=1)
 REQUEST_KEY = "feedback.api_user"
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer realm="api"'}
 
@@ -38,20 +32,6 @@ def bearer_token() -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def user_for_api_token(token: str | None) -> User | None:
-    """The active user an unrevoked API token belongs to, noting its use."""
-    if not token or len(token) > 200:
-        return None
-    row = db.session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
-        row.last_used_at = now
-        db.session.commit()
-    return row.user
 
 
 def api_user() -> User | None:

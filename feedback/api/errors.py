@@ -13,6 +13,7 @@ from flask_babel import force_locale
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..json_fields import ValidationFailed
 from ..workflow import InvalidInput, NotAllowedNow, PermissionDenied, StaleCase, WorkflowError
 
 # The English text for each status the API answers with.
@@ -71,6 +72,11 @@ def register_api_errors(bp: Blueprint) -> None:
     def api_error(err: ApiError):
         db.session.rollback()
         return error_response(err.status, err.message, err.fields, err.reason, err.headers)
+
+    @bp.errorhandler(ValidationFailed)
+    def validation_failed(err: ValidationFailed):
+        db.session.rollback()
+        return error_response(422, err.message, err.fields, "validation_failed")
 
     @bp.errorhandler(WorkflowError)
     def workflow_error(err: WorkflowError):

@@ -7,8 +7,8 @@ from datetime import date
 from flask import jsonify
 from sqlalchemy import select
 
-from ..dashboard.periods import EARLIEST, LATEST, Period, local_today
-from ..dashboard.stats import by_agency, headline
+from ..reporting.periods import EARLIEST, LATEST, Period, local_today
+from ..reporting.stats import by_agency, headline
 from ..extensions import db
 from ..models import Agency, Role, User
 from . import bp

@@ -12,19 +12,18 @@ from typing import Any, Mapping
 
 from flask import jsonify
 
+from ..json_fields import Field, object_schema
 from ..models import CaseType, SenderKind, Status
+from ..submission import sender_schema, submission_schema
 from . import bp
 from .auth import CASE_TOKEN_HEADER
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
-from .fields import Field, object_schema
 from .validation import (
     CASE_FILTERS,
     PROCEDURE_FILTERS,
     RATING_FIELDS,
     STATS_FILTERS,
     TRANSITION_PARAMS,
-    sender_schema,
-    submission_schema,
     transition_schema,
 )
 

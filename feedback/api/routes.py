@@ -20,6 +20,7 @@ from ..models import Agency, Case, CaseEvent, Category, Channel, Procedure, User
 from ..notifications import case_links
 from ..pagination import paginate
 from ..ratings import rate_case
+from ..submission import parse_submission
 from ..text import fold
 from . import bp
 from .auth import api_user, bearer_token, citizen_case, has_bearer, require_staff, unauthenticated
@@ -41,7 +42,6 @@ from .validation import (
     CITIZEN_ACTIONS,
     PROCEDURE_FILTERS,
     parse_rating,
-    parse_submission,
     parse_transition,
 )
 

@@ -11,18 +11,13 @@ Times are ISO 8601 in the city's time zone, with the offset (+07:00).
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from ..deadlines import OFFICE_TZ
+from ..labels import iso
 from ..models import Agency, Case, CaseEvent, Category, Procedure, Rating, Status, User
-from ..public.tracking import NOTES_FOR_SENDER, WITHDRAWABLE
 from ..ratings import rating_open
+from ..timeline import NOTES_FOR_SENDER, WITHDRAWABLE
 from ..workflow import available_actions
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(OFFICE_TZ).isoformat(timespec="seconds") if value else None
 
 
 def _code(row) -> str | None:

@@ -16,8 +16,8 @@ from werkzeug.datastructures import MultiDict
 
 from ..deadlines import due_soon_limit, load_calendar
 from ..models import Case, CaseEvent, CaseType, Rating, Status, User
-from .periods import EARLIEST, LATEST, local_midnight
-from .stats import OPEN, OUTCOMES, SATISFIED_LEVELS, case_scope, is_due_soon, is_overdue
+from ..reporting.periods import EARLIEST, LATEST, local_midnight
+from ..reporting.stats import OPEN, OUTCOMES, SATISFIED_LEVELS, case_scope, is_due_soon, is_overdue
 
 STATUS_CHOICES = ("open",) + tuple(s.value for s in Status)
 DATE_FIELDS = ("received_from", "received_to", "answered_from", "answered_to",

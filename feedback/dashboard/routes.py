@@ -20,9 +20,10 @@ from ..extensions import db
 from ..models import Agency, Case, CaseType, Category, Role, Status, User, utcnow
 from ..access import roles_required
 from ..pagination import paginate
-from . import bp, charts, exports, formatting, stats
+from ..reporting import stats
+from ..reporting.periods import KIND_LABELS, KINDS, local_today, parse_half, parse_period
+from . import bp, charts, exports, formatting
 from .caselists import DaysOverdue, order_for, parse_filters
-from .periods import KIND_LABELS, KINDS, local_today, parse_half, parse_period
 
 DASHBOARD_ROLES = (Role.supervisor, Role.lead, Role.desk, Role.admin)
 EXPORT_LISTS = {"cases": {}, "overdue": {"overdue": True}, "due-soon": {"due_soon": True}}

@@ -12,10 +12,9 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 
-from ..api.serializers import iso
-from ..labels import STATUS, localdatetime
+from ..labels import STATUS, iso, localdatetime
 from ..models import OPEN_STATUSES, Case, CaseType, Category, SenderKind, Status
-from ..public.intake import mask_email
+from ..redaction import mask_email
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-03-01T00:00:00+07:00"  # when the service list's shape last changed

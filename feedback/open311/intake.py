@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..api.fields import ValidationFailed
-from ..api.validation import parse_submission
+from ..json_fields import ValidationFailed
 from ..models import Channel, SenderKind
+from ..submission import parse_submission
 from ..workflow import Submission
 from .formats import Open311Error
 

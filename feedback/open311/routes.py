@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
-from ..api.auth import user_for_api_token
 from ..audit import record_audit
 from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
 from ..models import Case, Category, hash_token, utcnow
+from ..tokens import user_for_api_token
 from . import bp
 from .documents import (
     CLOSED,

@@ -26,10 +26,13 @@ from sqlalchemy.orm import selectinload
 from ..attachments import written_files
 from ..extensions import db, limiter
 from ..models import Case, CaseEvent, Procedure, Role, SubmissionKey
+from ..redaction import mask_email
+from ..submission import CONTENT_MAX, CONTENT_MIN
+from ..submission_forms import FORM_TOKEN, DetailsForm
 from ..text import fold
 from ..workflow import Actor, WorkflowError, submit_case
 from . import bp
-from .forms import CONTENT_MAX, CONTENT_MIN, FORM_TOKEN, DetailsForm, SendForm
+from .forms import SendForm
 from .tracking import no_store, similar_published
 
 RECEIPT_MINUTES = 30
@@ -153,12 +156,6 @@ def receipt():
     private_url = url_for("public.private_case", token=token, _external=True) if token else None
     return render_template("public/receipt.html", case=case, private_url=private_url,
                            masked_email=mask_email(case.sender_email))
-
-
-def mask_email(email: str) -> str:
-    """``an.nguyen@example.vn`` → ``an•••@example.vn``: enough to recognise."""
-    local, _at, domain = (email or "").partition("@")
-    return f"{local[:2]}•••@{domain}" if domain else ""
 
 
 @bp.route("/procedures/search")

@@ -10,13 +10,11 @@ a referrer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 
 from flask import after_this_request, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -24,19 +22,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..attachments import serve_attachment, written_files
 from ..audit import record_audit
-from ..deadlines import load_calendar
+from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
-from ..labels import LOCAL_TZ
-from ..models import Agency, Attachment, Case, CaseEvent, Category, Status, utcnow
+from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
 from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
+from ..submission import normalise_phone
 from ..text import fold
+from ..timeline import WITHDRAWABLE, current_deadline, public_timeline
 from ..workflow import Actor, WorkflowError, case_for_token, new_access_token, provide_information, withdraw_case
 from . import bp
-from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm, normalise_phone
+from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm
 
 private_limit = limiter.shared_limit("60 per minute", scope="private-link")
-WITHDRAWABLE = {Status.submitted, Status.assigned, Status.in_progress, Status.needs_info, Status.awaiting_approval}
 
 
 def no_store(view):
@@ -65,99 +63,6 @@ def private_link(view):
         return view(case, token, **kwargs)
 
     return wrapped
-
-
-# The timeline and deadlines in plain language ------------------------------
-
-EVENT_LABELS = {
-    "submitted": _l("Đã tiếp nhận phản ánh, kiến nghị"),
-    "assigned": _l("Đã chuyển đến %(agency)s để xử lý"),
-    "accepted": _l("Cơ quan xử lý đã nhận hồ sơ và đang giải quyết"),
-    "transferred": _l("Đã chuyển đến cơ quan có thẩm quyền: %(agency)s"),
-    "info_requested": _l("Cơ quan xử lý đề nghị người gửi bổ sung thông tin"),
-    "info_provided": _l("Người gửi đã bổ sung thông tin"),
-    "answered": _l("Đã có câu trả lời"),
-    "extension_approved": _l("Thời hạn trả lời được gia hạn thêm %(days)s ngày làm việc"),
-    "rejected": _l("Không tiếp nhận xử lý"),
-    "merged": _l("Đã gộp với phản ánh %(into)s"),
-    "withdrawn": _l("Người gửi đã rút phản ánh"),
-    "closed": _l("Đã kết thúc"),
-    "closed_incomplete": _l("Đã kết thúc vì không nhận được thông tin bổ sung đúng hạn"),
-    "review_requested": _l("Người gửi đề nghị xem xét lại câu trả lời"),
-    "review_upheld": _l("Giữ nguyên câu trả lời sau khi xem xét lại"),
-    "reopened": _l("Mở lại để tiếp tục xử lý"),
-    "published": _l("Câu trả lời đã được công khai"),
-}
-# Events whose note the sender may read on the private page; the answer's
-# own note is the answer, shown in its own section.
-NOTES_FOR_SENDER = {"info_requested", "info_provided", "rejected", "transferred", "extension_approved",
-                    "withdrawn", "review_requested", "review_upheld", "reopened", "closed"}
-
-
-@dataclass
-class TimelineEntry:
-    at: datetime
-    label: str
-    note: str = ""
-
-
-def public_timeline(case: Case, with_notes: bool = False) -> list[TimelineEntry]:
-    """The case's public events, oldest first, in plain language. Notes (which
-    may hold personal data) only for the private page."""
-    events = [e for e in case.events if e.public]
-    codes = {e.data.get("agency") or e.data.get("to") for e in events if e.data} - {None}
-    names = dict(db.session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(codes))).all()) \
-        if codes else {}
-    entries = []
-    for event in events:
-        data = event.data or {}
-        template = EVENT_LABELS.get(event.action)
-        if template is None:
-            label = _("Cập nhật hồ sơ")
-        else:
-            agency = names.get(data.get("agency") or data.get("to"), _("cơ quan có thẩm quyền"))
-            label = str(template) % {"agency": agency, "days": data.get("days", ""), "into": data.get("into", "")}
-        note = event.note if with_notes and event.action in NOTES_FOR_SENDER else ""
-        entries.append(TimelineEntry(event.at, label, note))
-    return entries
-
-
-DEADLINES = {
-    Status.submitted: ("classify_due", _l("Hạn phân loại, chuyển cơ quan xử lý")),
-    Status.assigned: ("answer_due", _l("Hạn trả lời")),
-    Status.in_progress: ("answer_due", _l("Hạn trả lời")),
-    Status.awaiting_approval: ("answer_due", _l("Hạn trả lời")),
-    Status.needs_info: ("info_due", _l("Hạn bổ sung thông tin")),
-    Status.review_requested: ("review_due", _l("Hạn xem xét lại")),
-}
-
-
-@dataclass
-class Countdown:
-    label: str
-    due: datetime
-    days: int  # working days left: 0 on the due day, negative once overdue
-
-    @property
-    def text(self) -> str:
-        if self.days > 0:
-            return _("còn %(n)s ngày làm việc", n=self.days)
-        if self.days == 0:
-            return _("hết hạn trong hôm nay")
-        return _("đã quá hạn %(n)s ngày làm việc", n=-self.days)
-
-    @property
-    def tone(self) -> str:
-        return "overdue" if self.days < 0 else "due-soon" if self.days <= 2 else "ok"
-
-
-def current_deadline(case: Case, now: datetime | None = None) -> Countdown | None:
-    """The deadline running now, with its countdown in working days."""
-    attribute, label = DEADLINES.get(case.status_enum, (None, None))
-    due = getattr(case, attribute) if attribute else None
-    if due is None:
-        return None
-    return Countdown(str(label), due, load_calendar().working_days_until(now or utcnow(), due))
 
 
 # Lookup by code ------------------------------------------------------------
@@ -326,7 +231,7 @@ def similar_published(title: str, content: str, limit: int = 3) -> list[Case]:
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=LOCAL_TZ), datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+    return datetime(year, 1, 1, tzinfo=OFFICE_TZ), datetime(year + 1, 1, 1, tzinfo=OFFICE_TZ)
 
 
 @bp.route("/published")
@@ -350,7 +255,7 @@ def published():
         .order_by(Case.published_at.desc(), Case.id.desc())
     first, last = db.session.execute(
         select(func.min(Case.published_at), func.max(Case.published_at)).where(Case.published.is_(True))).one()
-    years = list(range(last.astimezone(LOCAL_TZ).year, first.astimezone(LOCAL_TZ).year - 1, -1)) if first else []
+    years = list(range(last.astimezone(OFFICE_TZ).year, first.astimezone(OFFICE_TZ).year - 1, -1)) if first else []
     filters = {"q": q, "category": category or "", "agency": agency or "", "year": year or ""}
     return render_template(
         "public/published.html", page=paginate(query), filters=filters, years=years,

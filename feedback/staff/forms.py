@@ -9,7 +9,8 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from ..deadlines import OFFICE_TZ
 from ..labels import CHANNEL
 from ..models import Channel, utcnow
-from ..public.forms import DetailsForm, _strip
+from ..submission import stripped
+from ..submission_forms import DetailsForm
 
 OFFLINE_CHANNELS = [c.value for c in Channel if c not in (Channel.online, Channel.api, Channel.open311)]
 
@@ -23,7 +24,7 @@ class RecordCaseForm(DetailsForm):
     received_at = DateTimeLocalField(_l("Thời điểm tiếp nhận thực tế (giờ Việt Nam)"),
                                      format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                      validators=[DataRequired(_l("Vui lòng nhập thời điểm tiếp nhận."))])
-    email = EmailField(_l("Thư điện tử (nếu có: người dân nhận mã và đường dẫn riêng)"), filters=[_strip],
+    email = EmailField(_l("Thư điện tử (nếu có: người dân nhận mã và đường dẫn riêng)"), filters=[stripped],
                        validators=[Optional(), Email(_l("Địa chỉ thư điện tử không hợp lệ (ví dụ: ten@example.vn).")),
                                    Length(max=255)])
 

@@ -13,7 +13,7 @@ from ..actions import perform
 from ..deadlines import due_soon_limit, load_calendar
 from ..extensions import db
 from ..labels import CLASSIFICATION, OUTCOME
-from ..models import Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
+from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..jobs import delivery_problems, problem_label
 from ..mail import TEMPLATE_TITLES
 from ..pagination import paginate
@@ -37,8 +37,7 @@ def inbox():
         status = ""
         # The working list: what still needs the agency (answered cases wait
         # for the citizen and are one filter away).
-        query = query.where(Case.status.in_([s.value for s in Status if s.value not in
-                                             ("closed", "rejected", "merged", "withdrawn", "responded")]))
+        query = query.where(Case.status.in_([s.value for s in OPEN_STATUSES]))
     category = request.args.get("category", type=int)
     if category:
         query = query.where(Case.category_id == category)
@@ -46,7 +45,7 @@ def inbox():
     if officer:
         query = query.where(Case.officer_id == officer)
     if request.args.get("rated_low"):
-        low = select(Rating.case_id).where(or_(Rating.level <= 2, Rating.resolved == "no"))
+        low = select(Rating.case_id).where(Rating.is_low)
         query = query.where(Case.id.in_(low))
     now = utcnow()
     if request.args.get("overdue"):
@@ -63,7 +62,7 @@ def inbox():
         ).scalars().all()
     return render_template(
         "staff/inbox.html", page=page, now=now, soon=due_soon_limit(now),
-        categories=categories, officers=officers, status=status,
+        categories=categories, officers=officers, status=status, statuses=[s.value for s in Status],
         filters={k: v for k, v in request.args.items() if k != "page"},
     )
 

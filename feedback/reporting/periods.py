@@ -12,7 +12,7 @@ from typing import Mapping
 
 from flask_babel import lazy_gettext as _l
 
-from ..labels import LOCAL_TZ
+from ..deadlines import OFFICE_TZ
 
 KINDS = ("month", "quarter", "half", "year", "custom")
 KIND_LABELS = {
@@ -34,11 +34,11 @@ class PeriodError(ValueError):
 
 def local_midnight(day: date) -> datetime:
     """The UTC instant at which ``day`` starts in the office's time zone."""
-    return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=OFFICE_TZ).astimezone(timezone.utc)
 
 
 def local_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(LOCAL_TZ).date()
+    return (now or datetime.now(timezone.utc)).astimezone(OFFICE_TZ).date()
 
 
 def month_end(day: date) -> date:
