@@ -522,10 +522,11 @@ def test_a_revoked_token_is_marked_revoked_after_confirmation(client, make, admi
 
 
 def test_a_calendar_override_is_deleted_only_after_confirmation(client, admin):
-    client.post("/admin/calendar", data={"day": "2026-05-04", "name": "Nghỉ bù theo Thông báo 123/TB-BNV"})
+    client.post("/admin/calendar", data={"day": "2026-05-04", "name": "Nghỉ bù theo Thông báo 123/TB-BNV",
+                                         "confirm": "1"})
     override = db.session.execute(select(CalendarOverride)).scalar_one()
     page = client.get(f"/admin/calendar/{override.id}/delete").get_data(as_text=True)
     assert "Xoá điều chỉnh ngày 04/05/2026?" in page and fresh(CalendarOverride, override.id) is not None
-    client.post(f"/admin/calendar/{override.id}/delete")
+    client.post(f"/admin/calendar/{override.id}/delete", data={"confirm": "1"})
     assert fresh(CalendarOverride, override.id) is None
     assert audit_actions() == ["calendar.override", "calendar.override_delete"]

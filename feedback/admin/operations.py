@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..audit import record_audit
+from ..calendar_changes import CalendarPlan, apply_calendar_change, plan_calendar_change
 from ..extensions import db
 from ..models import (
     FINAL_STATUSES,
@@ -429,20 +430,21 @@ def revoke_api_token(api_token: ApiToken) -> None:
 # Holiday calendar ------------------------------------------------------------
 
 
-def add_calendar_override(day: date, is_working: bool, name: str) -> CalendarOverride:
-    """Record a swap the government announced after the holidays package."""
+def add_calendar_override(day: date, is_working: bool, name: str, *, dry_run: bool = False) -> CalendarPlan:
+    """Record a swap the government announced after the holidays package and
+    move the open deadlines counted across that day; ``dry_run`` only says
+    which would move."""
     exists = db.session.execute(select(CalendarOverride.id).where(CalendarOverride.day == day)).first()
     if exists:
         raise AdminError(_l("Ngày này đã có điều chỉnh; xoá điều chỉnh cũ trước."), "day")
-    override = CalendarOverride(day=day, is_working=is_working, name=name)
-    db.session.add(override)
-    record_audit("calendar.override", detail={"day": day.isoformat(), "working": is_working})
-    db.session.flush()
-    return override
+    if dry_run:
+        return plan_calendar_change(day, is_working)
+    return apply_calendar_change(day, is_working, name)
 
 
-def delete_calendar_override(override: CalendarOverride) -> None:
-    record_audit("calendar.override_delete", detail={"day": override.day.isoformat(),
-                                                     "working": override.is_working})
-    db.session.delete(override)
-    db.session.flush()
+def delete_calendar_override(override: CalendarOverride, *, dry_run: bool = False) -> CalendarPlan:
+    """Give the day back to the package's calendar, moving back the open
+    deadlines the override had moved; ``dry_run`` only says which would move."""
+    if dry_run:
+        return plan_calendar_change(override.day, None)
+    return apply_calendar_change(override.day, None)
