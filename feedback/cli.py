@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Agency, ApiToken, Role, User, hash_token
+from .passwords import password_problem
 
 users_cli = AppGroup("users", help="Manage accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
@@ -41,8 +42,9 @@ def seed_demo_command() -> None:
 def create_user(email: str, password: str, role: str, agency_code: str | None, full_name: str) -> None:
     """Create an account."""
     email = email.strip().lower()
-    if len(password) < 10:
-        raise click.BadParameter("password needs at least 10 characters", param_hint="--password")
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise click.BadParameter(f"refused by the password policy: {problem}", param_hint="--password")
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise click.ClickException(f"a user with e-mail {email} already exists")
     agency = None

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, Va
 from ..extensions import db
 from ..labels import ROLE
 from ..models import Agency, Category
+from ..passwords import PasswordPolicy
 from ..text import fold
 from .operations import POLICY_DAYS_MAX, POLICY_DAYS_MIN, policy_defaults
 from .tree import subtree_ids, walk
@@ -31,7 +32,6 @@ PROCEDURE_KINDS = {
 KIND_ORDER = {kind: n for n, kind in enumerate(AGENCY_KINDS)}
 CODE = Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
               message=_l("Mã chỉ gồm chữ không dấu, chữ số và các dấu . _ / -, không có khoảng trắng."))
-PASSWORD_MIN = 10
 
 
 def at_most(n: int) -> Length:
@@ -220,9 +220,8 @@ class UserForm(FlaskForm):
         at_most(255)])
     full_name = StringField(_l("Họ và tên"), filters=[_strip], validators=[
         DataRequired(_l("Vui lòng nhập họ và tên.")), at_most(255)])
-    password = PasswordField(_l("Mật khẩu ban đầu"), validators=[
-        DataRequired(_l("Vui lòng nhập mật khẩu.")),
-        Length(min=PASSWORD_MIN, message=_l("Mật khẩu cần ít nhất 10 ký tự."))])
+    password = PasswordField(_l("Mật khẩu ban đầu (người dùng phải đổi khi đăng nhập lần đầu)"), validators=[
+        DataRequired(_l("Vui lòng nhập mật khẩu.")), PasswordPolicy(email_field="email")])
     role = SelectField(_l("Vai trò"), invalid_choice_message=_l("Vai trò không hợp lệ."))
     agency_id = SelectField(_l("Cơ quan"), coerce=optional_int,
                             invalid_choice_message=_l("Cơ quan không hợp lệ."))
@@ -240,11 +239,12 @@ class EditUserForm(FlaskForm):
     agency_id = SelectField(_l("Cơ quan"), coerce=optional_int,
                             invalid_choice_message=_l("Cơ quan không hợp lệ."))
     active = BooleanField(_l("Tài khoản đang hoạt động (bỏ chọn để khoá đăng nhập)"))
-    new_password = PasswordField(_l("Đặt lại mật khẩu (để trống nếu không đổi)"), validators=[
-        Optional(), Length(min=PASSWORD_MIN, message=_l("Mật khẩu cần ít nhất 10 ký tự."))])
+    new_password = PasswordField(_l("Đặt lại mật khẩu (để trống nếu không đổi; người dùng phải đổi khi đăng nhập)"),
+                                 validators=[Optional(), PasswordPolicy(email=lambda: "")])
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, obj=user, **kwargs)
+        self.new_password.validators = [Optional(), PasswordPolicy(email=lambda: user.email)]
         self.role.choices = role_choices()
         self.agency_id.choices = agency_choices(_l("— Không thuộc cơ quan nào —"), keep_id=user.agency_id)
 

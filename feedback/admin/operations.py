@@ -32,6 +32,7 @@ from ..models import (
     hash_token,
     utcnow,
 )
+from ..passwords import password_problem
 from ..text import fold
 from .tree import creates_cycle
 
@@ -367,13 +368,22 @@ def _check_role_and_agency(role: str, agency_id: int | None, unchanged_agency: b
             raise AdminError(_l("Vui lòng chọn một cơ quan đang hoạt động."), "agency_id")
 
 
+def _check_password(password: str, email: str, field: str) -> None:
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise AdminError(problem, field)
+
+
 def create_user(*, email: str, full_name: str, role: str, agency_id: int | None, password: str) -> User:
     """Open a staff or citizen account; officers and leads belong to an agency."""
     email = email.strip().lower()
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise AdminError(_l("Thư điện tử này đã được đăng ký."), "email")
     _check_role_and_agency(role, agency_id)
-    user = User(email=email, full_name=full_name, role=role, agency_id=agency_id, email_verified=True)
+    _check_password(password, email, "password")
+    # The admin knows this password: the holder replaces it at first login.
+    user = User(email=email, full_name=full_name, role=role, agency_id=agency_id, email_verified=True,
+                must_change_password=True)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -393,7 +403,9 @@ def update_user(user: User, actor: User, *, full_name: str, role: str, agency_id
     _check_role_and_agency(role, agency_id, unchanged_agency=agency_id == user.agency_id)
     changed = _apply(user, {"full_name": full_name, "role": role, "agency_id": agency_id, "active": active})
     if password:
+        _check_password(password, user.email, "new_password")
         user.set_password(password)
+        user.must_change_password = True
         changed["password"] = ["***", "***"]  # that it changed, never the value
     if changed:
         record_audit("user.update", detail={"user_id": user.id, "changed": changed})
