@@ -14,7 +14,16 @@ from ..pagination import paginate
 from ..text import fold
 from . import bp
 from . import operations as ops
-from .forms import PROCEDURE_KINDS, CategoryForm, NewCategoryForm, ProcedureForm, category_sort_key
+from ..procedure_import import ImportRefused, file_digest
+from ..procedure_import import import_procedures as import_procedures_from
+from .forms import (
+    PROCEDURE_KINDS,
+    CategoryForm,
+    NewCategoryForm,
+    ProcedureForm,
+    ProcedureImportForm,
+    category_sort_key,
+)
 from .pages import confirm_page, refuse
 from .tree import walk
 
@@ -168,3 +177,35 @@ def reactivate_procedure(procedure_id: int):
         db.session.commit()
         flash(_("%(code)s được sử dụng trở lại.", code=procedure.code), "success")
     return redirect(url_for("admin.edit_procedure", procedure_id=procedure_id))
+
+
+@bp.route("/procedures/import", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def import_procedures():
+    """Upload a CSV: "preview" reports what would be added, changed or refused;
+    "apply" (the same file sent again) does it."""
+    form = ProcedureImportForm()
+    report = None
+    status = 200
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        apply = request.form.get("action") == "apply"
+        try:
+            if apply and form.previewed.data != file_digest(data):
+                raise ImportRefused(_("Tệp gửi lên khác tệp vừa xem trước; hãy xem trước lại trước khi nhập."))
+            report = import_procedures_from(data, dry_run=not apply, filename=form.file.data.filename or "")
+        except ImportRefused as refused:
+            db.session.rollback()
+            form.file.errors.append(str(refused.message))
+            status = 422
+        else:
+            if apply:
+                db.session.commit()
+                flash(_("Đã nhập danh mục: thêm %(added)d, cập nhật %(changed)d, giữ nguyên %(same)d, bỏ qua "
+                        "%(refused)d dòng lỗi.", added=report.added, changed=report.changed, same=report.unchanged,
+                        refused=len(report.refused)), "success")
+                return redirect(url_for("admin.procedures"))
+            form.previewed.data = report.digest
+    elif form.is_submitted():
+        status = 422
+    return render_template("admin/procedure_import.html", form=form, report=report), status

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
@@ -205,6 +215,15 @@ class ProcedureForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.category_id.choices = category_choices(_l("— Không xác định —"))
+
+
+class ProcedureImportForm(FlaskForm):
+    """The CSV file, sent again with "apply" after the preview; ``previewed``
+    is the digest of the file the preview was made of."""
+
+    file = FileField(_l("Tệp CSV (UTF-8): code, title, category, agency, legal_document, link"), validators=[
+        FileRequired(_l("Vui lòng chọn tệp CSV."))])
+    previewed = HiddenField()
 
 
 # Accounts -------------------------------------------------------------------
