@@ -34,7 +34,15 @@ from . import workflow as wf
 from .audit import record_audit
 from .deadlines import OFFICE_TZ, WorkingCalendar, forget_calendar, load_calendar
 from .extensions import db
-from .models import FINAL_STATUSES, CalendarOverride, Case, CaseEvent, Status, User, utcnow
+from .models import (
+    FINAL_STATUSES,
+    CalendarOverride,
+    Case,
+    CaseEvent,
+    Status,
+    User,
+    utcnow,
+)
 
 # Every deadline column a calendar change may move.
 DEADLINE_FIELDS = ("classify_due", "answer_due", "info_due", "review_due", "rating_due")

@@ -14,7 +14,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from feedback.calendar_changes import CalendarPlan, apply_calendar_change, plan_calendar_change
+from feedback.calendar_changes import (
+    CalendarPlan,
+    apply_calendar_change,
+    plan_calendar_change,
+)
 from feedback.deadlines import OFFICE_TZ, forget_calendar, load_calendar
 from feedback.extensions import db
 from feedback.models import CalendarOverride
@@ -98,8 +102,8 @@ def _change(day: date, is_working: bool | None, name: str, dry_run: bool) -> Non
 def plan_lines(plan: CalendarPlan, dry_run: bool) -> list[str]:
     """The summary and one line per moved deadline."""
     verb = "would move" if dry_run else "moved"
-    lines = [f"{len(plan.cases)} open case(s) {verb}: {plan.later} one working day later, "
-             f"{plan.earlier} one working day earlier."]
+    lines = [(f"{len(plan.cases)} open case(s) {verb}: {plan.later} one working day later, "
+              f"{plan.earlier} one working day earlier.")]
     for move in plan.moves:
         lines.append(f"{move.case.code}\t{move.field}\t{_local(move.old)} -> {_local(move.new)}")
     return lines

@@ -531,6 +531,9 @@ class AuditLog(db.Model):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
 
+    user: Mapped[Optional[User]] = relationship()
+    case: Mapped[Optional[Case]] = relationship()
+
 
 class SubmissionKey(db.Model):
     """A one-time form token or API Idempotency-Key and what it produced."""

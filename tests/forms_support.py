@@ -12,6 +12,7 @@ class _FormReader(HTMLParser):
         self._form: dict | None = None
         self._select: str | None = None
         self._textarea: str | None = None
+        self._chosen: set[str] = set()
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -35,9 +36,10 @@ class _FormReader(HTMLParser):
             self._select = a["name"]
             fields.setdefault(self._select, "")
         elif tag == "option" and self._select is not None:
-            if "selected" in a or fields.get(self._select) == "":
-                if "selected" in a or not fields[self._select]:
-                    fields[self._select] = a.get("value", "")
+            # The selected option wins; without one, the first option.
+            if "selected" in a or self._select not in self._chosen:
+                fields[self._select] = a.get("value", "")
+                self._chosen.add(self._select)
         elif tag == "textarea" and a.get("name"):
             self._textarea = a["name"]
             fields[self._textarea] = ""

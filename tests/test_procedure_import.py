@@ -67,7 +67,7 @@ def test_a_dry_run_with_bad_rows_changes_nothing_and_names_each_bad_row(client, 
 
 
 def test_applying_the_previewed_file_twice_changes_nothing_the_second_time(client, admin, catalogue):
-    agency_tp, agency_xd = catalogue
+    agency_tp, _agency_xd = catalogue
     preview = upload(client, "\ufeff" + GOOD_AND_BAD, "preview").get_data(as_text=True)
     applied = upload(client, "\ufeff" + GOOD_AND_BAD, "apply", page=preview)
     assert applied.status_code == 302

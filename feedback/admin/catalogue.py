@@ -11,11 +11,11 @@ from ..access import roles_required
 from ..extensions import db
 from ..models import Case, Category, Procedure, Role
 from ..pagination import paginate
+from ..procedure_import import ImportRefused, file_digest
+from ..procedure_import import import_procedures as import_procedures_from
 from ..text import fold
 from . import bp
 from . import operations as ops
-from ..procedure_import import ImportRefused, file_digest
-from ..procedure_import import import_procedures as import_procedures_from
 from .forms import (
     PROCEDURE_KINDS,
     CategoryForm,
@@ -24,7 +24,7 @@ from .forms import (
     ProcedureImportForm,
     category_sort_key,
 )
-from .pages import confirm_page, refuse
+from .pages import confirm_page, form_status, refuse, save_or_refuse
 from .tree import walk
 
 
@@ -46,16 +46,12 @@ def categories():
 @roles_required(Role.admin)
 def new_category():
     form = NewCategoryForm()
-    if form.validate_on_submit():
-        try:
-            category = ops.create_category(code=form.code.data, **_category_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã thêm lĩnh vực %(name)s.", name=category.name), "success")
-            return redirect(url_for("admin.categories"))
-    return render_template("admin/category_form.html", form=form, category=None), 422 if form.is_submitted() else 200
+    saved = save_or_refuse(form, lambda: ops.create_category(code=form.code.data, **_category_values(form)),
+                           success=lambda category: _("Đã thêm lĩnh vực %(name)s.", name=category.name),
+                           next_url=url_for("admin.categories"))
+    if saved:
+        return saved
+    return render_template("admin/category_form.html", form=form, category=None), form_status(form)
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -63,18 +59,12 @@ def new_category():
 def edit_category(category_id: int):
     category = db.get_or_404(Category, category_id)
     form = CategoryForm(category=category)
-    if form.validate_on_submit():
-        try:
-            changed = ops.update_category(category, **_category_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu thay đổi của lĩnh vực %(name)s.", name=category.name) if changed
-                  else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("admin.categories"))
-    return (render_template("admin/category_form.html", form=form, category=category),
-            422 if form.is_submitted() else 200)
+    saved = save_or_refuse(form, lambda: ops.update_category(category, **_category_values(form)),
+                           success=lambda changed: _("Đã lưu thay đổi của lĩnh vực %(name)s.", name=category.name)
+                           if changed else _("Không có gì thay đổi."), next_url=url_for("admin.categories"))
+    if saved:
+        return saved
+    return render_template("admin/category_form.html", form=form, category=category), form_status(form)
 
 
 # Procedures and legal documents ---------------------------------------------
@@ -108,17 +98,12 @@ def _procedure_values(form: ProcedureForm) -> dict:
 @roles_required(Role.admin)
 def new_procedure():
     form = ProcedureForm()
-    if form.validate_on_submit():
-        try:
-            procedure = ops.create_procedure(**_procedure_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã thêm %(code)s vào danh mục.", code=procedure.code), "success")
-            return redirect(url_for("admin.procedures"))
-    return (render_template("admin/procedure_form.html", form=form, procedure=None),
-            422 if form.is_submitted() else 200)
+    saved = save_or_refuse(form, lambda: ops.create_procedure(**_procedure_values(form)),
+                           success=lambda procedure: _("Đã thêm %(code)s vào danh mục.", code=procedure.code),
+                           next_url=url_for("admin.procedures"))
+    if saved:
+        return saved
+    return render_template("admin/procedure_form.html", form=form, procedure=None), form_status(form)
 
 
 @bp.route("/procedures/<int:procedure_id>", methods=["GET", "POST"])
@@ -126,18 +111,12 @@ def new_procedure():
 def edit_procedure(procedure_id: int):
     procedure = db.get_or_404(Procedure, procedure_id)
     form = ProcedureForm(obj=procedure)
-    if form.validate_on_submit():
-        try:
-            changed = ops.update_procedure(procedure, **_procedure_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu thay đổi của %(code)s.", code=procedure.code) if changed
-                  else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("admin.procedures"))
-    return (render_template("admin/procedure_form.html", form=form, procedure=procedure),
-            422 if form.is_submitted() else 200)
+    saved = save_or_refuse(form, lambda: ops.update_procedure(procedure, **_procedure_values(form)),
+                           success=lambda changed: _("Đã lưu thay đổi của %(code)s.", code=procedure.code)
+                           if changed else _("Không có gì thay đổi."), next_url=url_for("admin.procedures"))
+    if saved:
+        return saved
+    return render_template("admin/procedure_form.html", form=form, procedure=procedure), form_status(form)
 
 
 @bp.route("/procedures/<int:procedure_id>/deactivate", methods=["GET", "POST"])

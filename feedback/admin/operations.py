@@ -111,6 +111,43 @@ def references(row: Any) -> int:
 # Agencies -------------------------------------------------------------------
 
 
+@dataclass
+class Staffing:
+    """Who can handle an agency's cases now, and how many are open."""
+
+    officers: int = 0
+    leads: int = 0
+    desk: int = 0
+    open_cases: int = 0
+
+    def handlers(self, agency: Agency) -> int:
+        return self.officers + self.leads + (self.desk if agency.is_desk else 0)
+
+    def unattended(self, agency: Agency) -> bool:
+        """Open cases and nobody active to handle them."""
+        return self.open_cases > 0 and self.handlers(agency) == 0
+
+
+def staffing() -> dict[int, Staffing]:
+    """Per agency id: active officers, leads (and desk staff) and open cases,
+    in two grouped queries."""
+    result: dict[int, Staffing] = {}
+    rows = db.session.execute(
+        select(User.agency_id, User.role, func.count(User.id))
+        .where(User.active.is_(True), User.agency_id.is_not(None),
+               User.role.in_([Role.officer.value, Role.lead.value, Role.desk.value]))
+        .group_by(User.agency_id, User.role)).all()
+    for agency_id, role, n in rows:
+        setattr(result.setdefault(agency_id, Staffing()), {"officer": "officers", "lead": "leads"}.get(role, role), n)
+    open_rows = db.session.execute(
+        select(Case.agency_id, func.count(Case.id))
+        .where(Case.status.not_in([s.value for s in FINAL_STATUSES])).group_by(Case.agency_id)).all()
+    for agency_id, n in open_rows:
+        result.setdefault(agency_id, Staffing()).open_cases = n
+    return result
+
+
+
 def current_desk() -> Agency | None:
     return db.session.execute(
         select(Agency).where(Agency.is_desk.is_(True)).order_by(Agency.id)).scalars().first()
@@ -209,7 +246,7 @@ def open_case_count(agency: Agency) -> int:
 
 
 def plan_retirement(agency: Agency) -> Retirement:
-    count = lambda query: db.session.execute(query).scalar_one()  # noqa: E731
+    count = lambda query: db.session.execute(query).scalar_one()
     return Retirement(
         agency=agency,
         open_cases=open_case_count(agency),

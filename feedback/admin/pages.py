@@ -2,7 +2,8 @@
 refused, and the confirmation step before a destructive one."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import flash, redirect, render_template
 from flask_wtf import FlaskForm

@@ -2,7 +2,16 @@
 forgotten, and the change an admin-chosen password requires first."""
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -13,7 +22,13 @@ from ..extensions import db, limiter
 from ..models import Role, User
 from ..notifications import notify_user
 from . import bp
-from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, RegisterForm
+from .forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewPasswordForm,
+    RegisterForm,
+)
 
 # Where an account that must replace its password may still go. Machine
 # clients (API, Open311) authenticate with tokens, not with this session.
