@@ -71,7 +71,7 @@ def test_a_working_day_declared_off_moves_the_answer_deadline_to_the_next_workin
     assert case.answer_due == close_of(days["next_after_due"])
     assert case.next_due == case.answer_due
     [event] = moved_events(case)
-    assert event.public and days["off"].strftime("%d/%m/%Y") in event.note
+    assert event.public and days["off"].strftime("%d/%m/%Y") in event.note and event.actor_id == admin.id
     assert event.data["moves"]["answer_due"][1] == case.answer_due.isoformat()
 
 
@@ -151,3 +151,14 @@ def test_a_saturday_made_worked_brings_a_deadline_one_working_day_earlier(runner
     result = runner.invoke(args=["calendar", "set", saturday.isoformat(), "--working", "--name", "Làm bù"])
     assert result.exit_code == 0, result.output
     assert fresh(case).answer_due == close_of(calendar.subtract_working_days(days["due"], 1))
+
+
+def test_the_citizen_sees_the_move_on_the_private_page(client, admin, make, days):
+    from .helpers import submitted_case
+
+    case, token = submitted_case(make)  # to be classified within 5 working days, after the day declared off
+    before = case.classify_due
+    declare(client, days["off"])
+    assert fresh(case).classify_due > before
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert "Thời hạn được điều chỉnh theo lịch làm việc mới" in page

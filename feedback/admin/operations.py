@@ -479,7 +479,8 @@ def revoke_api_token(api_token: ApiToken) -> None:
 # Holiday calendar ------------------------------------------------------------
 
 
-def add_calendar_override(day: date, is_working: bool, name: str, *, dry_run: bool = False) -> CalendarPlan:
+def add_calendar_override(day: date, is_working: bool, name: str, *, dry_run: bool = False,
+                          actor: User | None = None) -> CalendarPlan:
     """Record a swap the government announced after the holidays package and
     move the open deadlines counted across that day; ``dry_run`` only says
     which would move."""
@@ -488,12 +489,13 @@ def add_calendar_override(day: date, is_working: bool, name: str, *, dry_run: bo
         raise AdminError(_l("Ngày này đã có điều chỉnh; xoá điều chỉnh cũ trước."), "day")
     if dry_run:
         return plan_calendar_change(day, is_working)
-    return apply_calendar_change(day, is_working, name)
+    return apply_calendar_change(day, is_working, name, actor=actor)
 
 
-def delete_calendar_override(override: CalendarOverride, *, dry_run: bool = False) -> CalendarPlan:
+def delete_calendar_override(override: CalendarOverride, *, dry_run: bool = False,
+                             actor: User | None = None) -> CalendarPlan:
     """Give the day back to the package's calendar, moving back the open
     deadlines the override had moved; ``dry_run`` only says which would move."""
     if dry_run:
         return plan_calendar_change(override.day, None)
-    return apply_calendar_change(override.day, None)
+    return apply_calendar_change(override.day, None, actor=actor)

@@ -1,6 +1,7 @@
 """Administration home and the holiday calendar's overrides."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..access import roles_required
@@ -30,7 +31,7 @@ def calendar():
         confirmed = request.form.get("confirm") == "1"
         try:
             plan = ops.add_calendar_override(form.day.data, form.is_working.data, form.name.data,
-                                             dry_run=not confirmed)
+                                             dry_run=not confirmed, actor=current_user._get_current_object())
         except ops.AdminError as error:
             refuse(form, error)
         else:
@@ -53,7 +54,7 @@ def calendar():
 def delete_override(override_id: int):
     override = db.get_or_404(CalendarOverride, override_id)
     if request.method == "POST" and ConfirmForm().validate_on_submit():
-        plan = ops.delete_calendar_override(override)
+        plan = ops.delete_calendar_override(override, actor=current_user._get_current_object())
         db.session.commit()
         flash(_("Đã xoá điều chỉnh.") + " " + _moved_message(plan), "success")
         return redirect(url_for("admin.calendar"))
