@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from feedback.extensions import db
 from feedback.models import AuditLog, Procedure
 
-from .forms_support import post_form
+from .forms_support import post_form, submit
 
 GOOD_AND_BAD = (
     "code,title,category,agency,legal_document,link\n"
@@ -117,3 +117,16 @@ def test_the_cli_dry_run_then_import(runner, catalogue, tmp_path):
     second = runner.invoke(args=["procedures", "import", str(path)])
     assert "added 0, changed 0, unchanged 3, refused 4" in second.output
     assert db.session.execute(select(func.count(Procedure.id))).scalar_one() == 3
+
+
+def test_an_imported_procedure_keeps_its_agency_and_link_when_edited_on_its_page(client, admin, catalogue):
+    agency_tp, _agency_xd = catalogue
+    preview = upload(client, GOOD_AND_BAD, "preview").get_data(as_text=True)
+    upload(client, GOOD_AND_BAD, "apply", page=preview)
+    procedure = db.session.execute(select(Procedure).where(Procedure.code == "1.001193")).scalar_one()
+    saved = submit(client, f"/admin/procedures/{procedure.id}", "title", title="Đăng ký khai sinh (sửa)")
+    assert saved.status_code == 302
+    db.session.expire_all()
+    procedure = db.session.get(Procedure, procedure.id)
+    assert (procedure.title, procedure.agency_id, procedure.legal_document, procedure.url) == (
+        "Đăng ký khai sinh (sửa)", agency_tp.id, "Luật Hộ tịch 2014", "https://dichvucong.gov.vn/p/1.001193")

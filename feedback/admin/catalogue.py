@@ -91,7 +91,9 @@ def procedures():
 
 
 def _procedure_values(form: ProcedureForm) -> dict:
-    return dict(code=form.code.data, title=form.title.data, kind=form.kind.data, category_id=form.category_id.data)
+    return dict(code=form.code.data, title=form.title.data, kind=form.kind.data, category_id=form.category_id.data,
+                agency_id=form.agency_id.data, legal_document=form.legal_document.data or "",
+                url=form.url.data or "")
 
 
 @bp.route("/procedures/new", methods=["GET", "POST"])

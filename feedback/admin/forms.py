@@ -218,10 +218,19 @@ class ProcedureForm(FlaskForm):
                        invalid_choice_message=_l("Loại không hợp lệ."))
     category_id = SelectField(_l("Lĩnh vực"), coerce=optional_int,
                               invalid_choice_message=_l("Lĩnh vực không hợp lệ."))
+    agency_id = SelectField(_l("Cơ quan thực hiện"), coerce=optional_int,
+                            invalid_choice_message=_l("Cơ quan không hợp lệ."))
+    legal_document = StringField(_l("Văn bản pháp lý"), filters=[_strip], validators=[at_most(500)])
+    url = StringField(_l("Đường dẫn trên Cổng dịch vụ công"), filters=[_strip], validators=[
+        at_most(500), Optional(), Regexp(r"^https?://\S+$", message=_l(
+            "Đường dẫn phải bắt đầu bằng http:// hoặc https:// (tối đa 500 ký tự)."))])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.category_id.choices = category_choices(_l("— Không xác định —"))
+        procedure = kwargs.get("obj")
+        self.agency_id.choices = agency_choices(_l("— Không xác định —"),
+                                                keep_id=procedure.agency_id if procedure else None)
 
 
 class ProcedureImportForm(FlaskForm):

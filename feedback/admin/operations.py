@@ -356,11 +356,21 @@ def _check_procedure(code: str, kind: str, category_id: int | None, own_id: int 
         raise AdminError(_l("Lĩnh vực không tồn tại."), "category_id")
 
 
-def create_procedure(*, code: str, title: str, kind: str = "procedure",
-                     category_id: int | None = None) -> Procedure:
+def _check_owner(agency_id: int | None, unchanged: bool = False) -> None:
+    if agency_id is None or unchanged:
+        return
+    agency = db.session.get(Agency, agency_id)
+    if agency is None or not agency.active:
+        raise AdminError(_l("Vui lòng chọn một cơ quan đang hoạt động."), "agency_id")
+
+
+def create_procedure(*, code: str, title: str, kind: str = "procedure", category_id: int | None = None,
+                     agency_id: int | None = None, legal_document: str = "", url: str = "") -> Procedure:
     """Add a procedure or legal document that cases can point at."""
     _check_procedure(code, kind, category_id)
-    procedure = Procedure(code=code, title=title, kind=kind, category_id=category_id,
+    _check_owner(agency_id)
+    procedure = Procedure(code=code, title=title, kind=kind, category_id=category_id, agency_id=agency_id,
+                          legal_document=legal_document, url=url,
                           search_text=fold(f"{code} {title}"), active=True)
     db.session.add(procedure)
     db.session.flush()
@@ -369,10 +379,13 @@ def create_procedure(*, code: str, title: str, kind: str = "procedure",
     return procedure
 
 
-def update_procedure(procedure: Procedure, *, code: str, title: str, kind: str,
-                     category_id: int | None) -> dict[str, list[Any]]:
+def update_procedure(procedure: Procedure, *, code: str, title: str, kind: str, category_id: int | None,
+                     agency_id: int | None = None, legal_document: str = "", url: str = "") -> dict[str, list[Any]]:
+    """Change a catalogue entry (cases pointing at it keep the link)."""
     _check_procedure(code, kind, category_id, own_id=procedure.id)
-    changed = _apply(procedure, {"code": code, "title": title, "kind": kind, "category_id": category_id})
+    _check_owner(agency_id, unchanged=agency_id == procedure.agency_id)
+    changed = _apply(procedure, {"code": code, "title": title, "kind": kind, "category_id": category_id,
+                                 "agency_id": agency_id, "legal_document": legal_document, "url": url})
     procedure.search_text = fold(f"{procedure.code} {procedure.title}")
     if changed:
         record_audit("procedure.update", detail={"procedure_id": procedure.id, "changed": changed})
