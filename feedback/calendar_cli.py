@@ -14,7 +14,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from feedback.deadlines import forget_calendar, load_calendar
+from feedback.calendar_changes import (
+    CalendarPlan,
+    apply_calendar_change,
+    plan_calendar_change,
+)
+from feedback.deadlines import OFFICE_TZ, forget_calendar, load_calendar
 from feedback.extensions import db
 from feedback.models import CalendarOverride
 
@@ -57,33 +62,55 @@ def off_command(year: int) -> None:
 @click.argument("day", metavar="DATE", type=ISO_DATE)
 @click.option("--working/--off", "is_working", default=None, help="Worked day or day off.")
 @click.option("--name", default="", help="Name from the announcement, e.g. 'Nghỉ bù 30/4'.")
-def set_command(day: datetime, is_working: bool | None, name: str) -> None:
-    """Record DATE as worked (--working) or off (--off), overriding the package."""
+@click.option("--dry-run", is_flag=True, help="Show which open deadlines would move; change nothing.")
+def set_command(day: datetime, is_working: bool | None, name: str, dry_run: bool) -> None:
+    """Record DATE as worked (--working) or off (--off), overriding the package,
+    and move the open deadlines counted across it."""
     # Checked here rather than with required=True so the message names both flags.
     if is_working is None:
         raise click.UsageError("Say whether DATE is worked or off: --working or --off.")
-    override = _find_override(day.date())
-    if override is None:
-        override = CalendarOverride(day=day.date())
-        db.session.add(override)
-    override.is_working = is_working
-    override.name = name
-    db.session.commit()
-    forget_calendar()
-    click.echo(f"{day.date().isoformat()}\t{'working day' if is_working else 'day off'}")
+    _change(day.date(), is_working, name, dry_run)
 
 
 @calendar_cli.command("unset")
 @click.argument("day", metavar="DATE", type=ISO_DATE)
-def unset_command(day: datetime) -> None:
-    """Remove DATE's override, returning it to what the holidays package says."""
-    override = _find_override(day.date())
-    if override is None:
+@click.option("--dry-run", is_flag=True, help="Show which open deadlines would move back; change nothing.")
+def unset_command(day: datetime, dry_run: bool) -> None:
+    """Remove DATE's override, returning it to what the holidays package says,
+    and move the open deadlines counted across it back."""
+    if _find_override(day.date()) is None:
         raise click.ClickException(f"No override recorded for {day.date().isoformat()}.")
-    db.session.delete(override)
-    db.session.commit()
-    forget_calendar()
-    click.echo(f"{day.date().isoformat()}\tremoved")
+    _change(day.date(), None, "", dry_run)
+
+
+def _change(day: date, is_working: bool | None, name: str, dry_run: bool) -> None:
+    """Print the plan, then apply it unless it is a dry run."""
+    if dry_run:
+        plan = plan_calendar_change(day, is_working)
+    else:
+        plan = apply_calendar_change(day, is_working, name)
+        db.session.commit()
+        forget_calendar()
+    state = "working day" if plan.will_be_working else "day off"
+    if is_working is None:
+        state = f"removed, now a {state}"
+    click.echo(f"{day.isoformat()}\t{state}{' (dry run, nothing changed)' if dry_run else ''}")
+    for line in plan_lines(plan, dry_run):
+        click.echo(line)
+
+
+def plan_lines(plan: CalendarPlan, dry_run: bool) -> list[str]:
+    """The summary and one line per moved deadline."""
+    verb = "would move" if dry_run else "moved"
+    lines = [(f"{len(plan.cases)} open case(s) {verb}: {plan.later} one working day later, "
+              f"{plan.earlier} one working day earlier.")]
+    for move in plan.moves:
+        lines.append(f"{move.case.code}\t{move.field}\t{_local(move.old)} -> {_local(move.new)}")
+    return lines
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _find_override(day: date) -> CalendarOverride | None:

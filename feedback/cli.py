@@ -1,6 +1,7 @@
 """Operator commands: ``flask --app wsgi <command>``."""
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import datetime
 
@@ -11,9 +12,12 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Agency, ApiToken, Role, User, hash_token
+from .passwords import password_problem
+from .procedure_import import ImportRefused, import_procedures
 
 users_cli = AppGroup("users", help="Manage accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+procedures_cli = AppGroup("procedures", help="The procedure catalogue.")
 reminders_cli = AppGroup("reminders", help="Deadline reminders, the morning digest, automatic closing.")
 notifications_cli = AppGroup("notifications", help="The notification outbox.")
 
@@ -41,8 +45,9 @@ def seed_demo_command() -> None:
 def create_user(email: str, password: str, role: str, agency_code: str | None, full_name: str) -> None:
     """Create an account."""
     email = email.strip().lower()
-    if len(password) < 10:
-        raise click.BadParameter("password needs at least 10 characters", param_hint="--password")
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise click.BadParameter(f"refused by the password policy: {problem}", param_hint="--password")
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise click.ClickException(f"a user with e-mail {email} already exists")
     agency = None
@@ -149,12 +154,34 @@ def notifications_retry_failed() -> None:
     click.echo(f"{len(ids)} failed notification(s) sent for delivery again")
 
 
+@procedures_cli.command("import")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report what would be added, changed or refused; change nothing.")
+def import_procedures_command(path: str, dry_run: bool) -> None:
+    """Import procedures from a CSV file (code, title, category, agency, legal_document, link)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        report = import_procedures(data, dry_run=dry_run, filename=os.path.basename(path))
+    except ImportRefused as refused:
+        raise click.ClickException(str(refused.message)) from None
+    if not dry_run:
+        db.session.commit()
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {report.added}, {'would change' if dry_run else 'changed'} {report.changed}, "
+               f"unchanged {report.unchanged}, refused {len(report.refused)}"
+               + (" (dry run, nothing changed)" if dry_run else ""))
+    for row in report.refused:
+        click.echo(f"row {row.number}\t{row.code}\t" + " ".join(str(error) for error in row.errors))
+
+
 def register_cli(app: Flask) -> None:
     from .calendar_cli import calendar_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(procedures_cli)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(notifications_cli)

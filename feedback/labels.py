@@ -79,6 +79,7 @@ EVENT = {
     "reopened": _l("Mở lại để xử lý tiếp"),
     "rated": _l("Người dân đánh giá"),
     "note": _l("Ghi chú nội bộ"),
+    "deadline_moved": _l("Điều chỉnh thời hạn theo lịch làm việc"),
 }
 RESOLVED = {"yes": _l("Đã được giải quyết"), "partly": _l("Giải quyết một phần"), "no": _l("Chưa được giải quyết")}
 RATING_LEVEL = {

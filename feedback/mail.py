@@ -43,6 +43,7 @@ TEMPLATE_TITLES = {
     "receipt": _l("Xác nhận tiếp nhận"),
     "access_link": _l("Đường dẫn theo dõi"),
     "verify_email": _l("Xác minh thư điện tử"),
+    "password_reset": _l("Đặt lại mật khẩu"),
     "info_requested": _l("Đề nghị bổ sung thông tin"),
     "transferred": _l("Chuyển cơ quan xử lý"),
     "answered": _l("Kết quả trả lời"),
@@ -150,6 +151,11 @@ def _mail_context(notification: Notification, language: str) -> dict[str, Any]:
         context["lookup_url"] = f"{base}/lookup?code={code}"
         context["staff_url"] = f"{base}/staff/cases/{code}"
     context.update(payload)
+    if isinstance(payload.get("reset"), dict):
+        # The outbox keeps what the link is made of; the link is signed only here.
+        from .passwords import reset_url
+
+        context["reset_url"] = reset_url(payload["reset"])
     if payload.get("outcome"):
         with force_locale(language):
             context["outcome_text"] = str(OUTCOME.get(payload["outcome"], payload["outcome"]))

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    false,
     JSON,
     Boolean,
     Date,
@@ -164,6 +165,8 @@ class User(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(5), default="vi")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when an admin chose the password: the holder must replace it first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agency: Mapped[Optional[Agency]] = relationship()
@@ -231,10 +234,16 @@ class Procedure(db.Model):
     title: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20), default="procedure")  # procedure | legal_document
     category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
+    # The agency that runs the procedure, the legal document it rests on and
+    # its page on the public-service portal (from the catalogue import).
+    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"))
+    legal_document: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     search_text: Mapped[str] = mapped_column(String(600), default="")  # folded, for search
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     category: Mapped[Optional[Category]] = relationship()
+    agency: Mapped[Optional[Agency]] = relationship()
 
 
 class Case(db.Model):
@@ -539,6 +548,9 @@ class AuditLog(db.Model):
     case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
+
+    user: Mapped[Optional[User]] = relationship()
+    case: Mapped[Optional[Case]] = relationship()
 
 
 class SubmissionKey(db.Model):

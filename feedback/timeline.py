@@ -38,11 +38,12 @@ EVENT_LABELS = {
     "review_upheld": _l("Giữ nguyên câu trả lời sau khi xem xét lại"),
     "reopened": _l("Mở lại để tiếp tục xử lý"),
     "published": _l("Câu trả lời đã được công khai"),
+    "deadline_moved": _l("Thời hạn được điều chỉnh theo lịch làm việc mới"),
 }
 # Events whose note the sender may read on the private page; the answer's
 # own note is the answer, shown in its own section.
 NOTES_FOR_SENDER = {"info_requested", "info_provided", "rejected", "transferred", "extension_approved",
-                    "withdrawn", "review_requested", "review_upheld", "reopened", "closed"}
+                    "withdrawn", "review_requested", "review_upheld", "reopened", "closed", "deadline_moved"}
 
 
 @dataclass

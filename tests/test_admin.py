@@ -2,7 +2,7 @@
 procedure catalogue, accounts and API tokens, each reachable only by admins."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -79,7 +79,8 @@ def admin_pages(make):
             f"/admin/categories/{category.id}", "/admin/procedures", "/admin/procedures/new",
             f"/admin/procedures/{item.id}", f"/admin/procedures/{item.id}/deactivate", "/admin/users",
             f"/admin/users/{staff.id}", f"/admin/users/{staff.id}/tokens", "/admin/tokens",
-            f"/admin/tokens/{token.id}/revoke", "/admin/calendar", f"/admin/calendar/{override.id}/delete"]
+            f"/admin/tokens/{token.id}/revoke", "/admin/calendar", f"/admin/calendar/{override.id}/delete",
+            "/admin/audit", "/admin/procedures/import"]
 
 
 def test_anonymous_visitors_are_sent_to_login_from_every_admin_page(client, admin_pages):
@@ -522,10 +523,64 @@ def test_a_revoked_token_is_marked_revoked_after_confirmation(client, make, admi
 
 
 def test_a_calendar_override_is_deleted_only_after_confirmation(client, admin):
-    client.post("/admin/calendar", data={"day": "2026-05-04", "name": "Nghỉ bù theo Thông báo 123/TB-BNV"})
+    client.post("/admin/calendar", data={"day": "2026-05-04", "name": "Nghỉ bù theo Thông báo 123/TB-BNV",
+                                         "confirm": "1"})
     override = db.session.execute(select(CalendarOverride)).scalar_one()
     page = client.get(f"/admin/calendar/{override.id}/delete").get_data(as_text=True)
     assert "Xoá điều chỉnh ngày 04/05/2026?" in page and fresh(CalendarOverride, override.id) is not None
-    client.post(f"/admin/calendar/{override.id}/delete")
+    client.post(f"/admin/calendar/{override.id}/delete", data={"confirm": "1"})
     assert fresh(CalendarOverride, override.id) is None
     assert audit_actions() == ["calendar.override", "calendar.override_delete"]
+
+
+# Staffing at a glance ------------------------------------------------------------
+
+
+def test_the_agencies_page_shows_staffing_and_flags_open_cases_nobody_handles(client, make, admin):
+    staffed, orphaned = make.agency(name="Sở Xây dựng"), make.agency(name="Sở Nội vụ")
+    make.user(role="officer", agency=staffed)
+    make.user(role="lead", agency=staffed)
+    make.user(role="officer", agency=orphaned, active=False)
+    make.case(agency=staffed, status="in_progress")
+    make.case(agency=orphaned, status="in_progress")
+    make.case(agency=orphaned, status="closed")
+    page = client.get("/admin/agencies").get_data(as_text=True)
+    alert = page[page.index('role="alert"'):page.index("</div>", page.index('role="alert"'))]
+    assert "Sở Nội vụ" in alert and "1 phản ánh chưa kết thúc" in alert and "Sở Xây dựng" not in alert
+    assert page.count("Không có người xử lý</span>") == 1
+
+
+# Audit viewer ----------------------------------------------------------------------
+
+
+def test_the_audit_log_is_listed_newest_first_and_filtered(client, make, admin):
+    from feedback.audit import record_audit
+    from feedback.models import AuditLog
+
+    other = make.user(role="supervisor", email="gs@haiphong.gov.vn")
+    case = make.case(code="PAKN.20260301.0001")
+    record_audit("case.assigned", case_id=case.id, user=other)
+    record_audit("category.update", user=admin)
+    db.session.commit()
+    db.session.execute(AuditLog.__table__.update().where(AuditLog.action == "case.assigned")
+                       .values(at=datetime(2026, 3, 1, 3, 0, tzinfo=timezone.utc)))
+    db.session.commit()
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert page.index("category.update</td>") < page.index("case.assigned</td>")
+    by_user = client.get("/admin/audit?user=gs%40haiphong").get_data(as_text=True)
+    assert "case.assigned</td>" in by_user and "category.update</td>" not in by_user
+    by_case = client.get("/admin/audit?case=pakn.20260301.0001").get_data(as_text=True)
+    assert "case.assigned</td>" in by_case and "category.update</td>" not in by_case
+    by_action = client.get("/admin/audit?action=category.update").get_data(as_text=True)
+    assert "category.update</td>" in by_action and "case.assigned</td>" not in by_action
+    by_dates = client.get("/admin/audit?from=2026-03-01&to=2026-03-01").get_data(as_text=True)
+    assert "case.assigned</td>" in by_dates and "category.update</td>" not in by_dates
+
+
+def test_the_audit_log_explains_a_bad_date_instead_of_failing(client, admin):
+    response = client.get("/admin/audit?from=31-02-2026&page=x")
+    assert response.status_code == 200 and "không hợp lệ" in response.get_data(as_text=True)
+
+
+def test_the_audit_log_has_an_empty_state(client, admin):
+    assert "Không có mục nào phù hợp." in client.get("/admin/audit?action=nothing&user=nobody").get_data(as_text=True)

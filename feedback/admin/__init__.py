@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import accounts, agencies, catalogue, routes  # noqa: E402,F401
+from . import accounts, agencies, audit_log, catalogue, routes  # noqa: F401

@@ -15,23 +15,19 @@ from ..pagination import paginate
 from . import bp
 from . import operations as ops
 from .forms import ApiTokenForm, EditUserForm, UserForm
-from .pages import confirm_page, refuse
+from .pages import confirm_page, form_status, refuse, save_or_refuse
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @roles_required(Role.admin)
 def users():
     form = UserForm()
-    if form.validate_on_submit():
-        try:
-            user = ops.create_user(email=form.email.data, full_name=form.full_name.data, role=form.role.data,
-                                   agency_id=form.agency_id.data, password=form.password.data)
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã tạo tài khoản %(email)s.", email=user.email), "success")
-            return redirect(url_for("admin.users"))
+    saved = save_or_refuse(
+        form, lambda: ops.create_user(email=form.email.data, full_name=form.full_name.data, role=form.role.data,
+                                      agency_id=form.agency_id.data, password=form.password.data),
+        success=lambda user: _("Đã tạo tài khoản %(email)s.", email=user.email), next_url=url_for("admin.users"))
+    if saved:
+        return saved
     q = request.args.get("q", "").strip()[:200]
     role = request.args.get("role", "")
     query = select(User).options(selectinload(User.agency))
@@ -45,7 +41,7 @@ def users():
     page = paginate(query.order_by(User.role, User.email))
     filters = {k: v for k, v in (("q", q), ("role", role)) if v}
     return (render_template("admin/users.html", form=form, page=page, q=q, role=role, filters=filters),
-            422 if form.is_submitted() else 200)
+            form_status(form))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -53,20 +49,16 @@ def users():
 def edit_user(user_id: int):
     user = db.get_or_404(User, user_id)
     form = EditUserForm(user=user)
-    if form.validate_on_submit():
-        try:
-            changed = ops.update_user(user, current_user, full_name=form.full_name.data, role=form.role.data,
+    saved = save_or_refuse(
+        form, lambda: ops.update_user(user, current_user, full_name=form.full_name.data, role=form.role.data,
                                       agency_id=form.agency_id.data, active=form.active.data,
-                                      password=form.new_password.data or None)
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu tài khoản %(email)s.", email=user.email) if changed else _("Không có gì thay đổi."),
-                  "success")
-            return redirect(url_for("admin.users"))
+                                      password=form.new_password.data or None),
+        success=lambda changed: _("Đã lưu tài khoản %(email)s.", email=user.email) if changed
+        else _("Không có gì thay đổi."), next_url=url_for("admin.users"))
+    if saved:
+        return saved
     return (render_template("admin/user_form.html", form=form, user=user, is_self=user.id == current_user.id),
-            422 if form.is_submitted() else 200)
+            form_status(form))
 
 
 # API tokens -----------------------------------------------------------------

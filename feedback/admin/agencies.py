@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..access import roles_required
 from ..extensions import db
-from ..models import FINAL_STATUSES, Agency, Case, Role, User
+from ..models import Agency, Role
 from . import bp
 from . import operations as ops
 from .forms import AGENCY_KINDS, AgencyForm, NewAgencyForm, agency_sort_key
-from .pages import confirm_page, refuse
+from .pages import confirm_page, form_status, refuse, save_or_refuse
 from .tree import walk
 
 
@@ -29,31 +29,27 @@ def _note_desk_move(former: Agency | None, agency: Agency) -> None:
 @bp.route("/agencies")
 @roles_required(Role.admin)
 def agencies():
-    rows = walk(db.session.execute(select(Agency)).scalars().all(), agency_sort_key)
-    open_cases = dict(db.session.execute(
-        select(Case.agency_id, func.count(Case.id))
-        .where(Case.status.not_in([s.value for s in FINAL_STATUSES])).group_by(Case.agency_id)).all())
-    staff = dict(db.session.execute(
-        select(User.agency_id, func.count(User.id)).where(User.active.is_(True)).group_by(User.agency_id)).all())
-    return render_template("admin/agencies.html", rows=rows, open_cases=open_cases, staff=staff, kinds=AGENCY_KINDS)
+    """The agency tree with its staffing: agencies holding open cases with
+    nobody active to handle them are flagged at the top."""
+    agencies = db.session.execute(select(Agency)).scalars().all()
+    rows = walk(agencies, agency_sort_key)
+    staffing = ops.staffing()
+    unattended = [a for a in agencies if staffing.get(a.id, ops.Staffing()).unattended(a)]
+    return render_template("admin/agencies.html", rows=rows, staffing=staffing, empty=ops.Staffing(),
+                           unattended=sorted(unattended, key=agency_sort_key), kinds=AGENCY_KINDS)
 
 
 @bp.route("/agencies/new", methods=["GET", "POST"])
 @roles_required(Role.admin)
 def new_agency():
     form = NewAgencyForm()
-    if form.validate_on_submit():
-        former = ops.current_desk()
-        try:
-            agency = ops.create_agency(code=form.code.data, **_agency_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã thêm cơ quan %(name)s.", name=agency.name), "success")
-            _note_desk_move(former, agency)
-            return redirect(url_for("admin.agencies"))
-    return render_template("admin/agency_form.html", form=form, agency=None), 422 if form.is_submitted() else 200
+    former = ops.current_desk()
+    saved = save_or_refuse(form, lambda: ops.create_agency(code=form.code.data, **_agency_values(form)),
+                           success=lambda agency: _("Đã thêm cơ quan %(name)s.", name=agency.name),
+                           after=lambda agency: _note_desk_move(former, agency), next_url=url_for("admin.agencies"))
+    if saved:
+        return saved
+    return render_template("admin/agency_form.html", form=form, agency=None), form_status(form)
 
 
 @bp.route("/agencies/<int:agency_id>", methods=["GET", "POST"])
@@ -61,20 +57,15 @@ def new_agency():
 def edit_agency(agency_id: int):
     agency = db.get_or_404(Agency, agency_id)
     form = AgencyForm(agency=agency)
-    if form.validate_on_submit():
-        former = ops.current_desk()
-        try:
-            changed = ops.update_agency(agency, **_agency_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu thay đổi của %(name)s.", name=agency.name) if changed else _("Không có gì thay đổi."),
-                  "success")
-            _note_desk_move(former, agency)
-            return redirect(url_for("admin.agencies"))
+    former = ops.current_desk()
+    saved = save_or_refuse(form, lambda: ops.update_agency(agency, **_agency_values(form)),
+                           success=lambda changed: _("Đã lưu thay đổi của %(name)s.", name=agency.name) if changed
+                           else _("Không có gì thay đổi."),
+                           after=lambda _changed: _note_desk_move(former, agency), next_url=url_for("admin.agencies"))
+    if saved:
+        return saved
     return (render_template("admin/agency_form.html", form=form, agency=agency, open_cases=ops.open_case_count(agency)),
-            422 if form.is_submitted() else 200)
+            form_status(form))
 
 
 @bp.route("/agencies/<int:agency_id>/retire", methods=["GET", "POST"])

@@ -11,11 +11,20 @@ from ..access import roles_required
 from ..extensions import db
 from ..models import Case, Category, Procedure, Role
 from ..pagination import paginate
+from ..procedure_import import ImportRefused, file_digest
+from ..procedure_import import import_procedures as import_procedures_from
 from ..text import fold
 from . import bp
 from . import operations as ops
-from .forms import PROCEDURE_KINDS, CategoryForm, NewCategoryForm, ProcedureForm, category_sort_key
-from .pages import confirm_page, refuse
+from .forms import (
+    PROCEDURE_KINDS,
+    CategoryForm,
+    NewCategoryForm,
+    ProcedureForm,
+    ProcedureImportForm,
+    category_sort_key,
+)
+from .pages import confirm_page, form_status, refuse, save_or_refuse
 from .tree import walk
 
 
@@ -37,16 +46,12 @@ def categories():
 @roles_required(Role.admin)
 def new_category():
     form = NewCategoryForm()
-    if form.validate_on_submit():
-        try:
-            category = ops.create_category(code=form.code.data, **_category_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã thêm lĩnh vực %(name)s.", name=category.name), "success")
-            return redirect(url_for("admin.categories"))
-    return render_template("admin/category_form.html", form=form, category=None), 422 if form.is_submitted() else 200
+    saved = save_or_refuse(form, lambda: ops.create_category(code=form.code.data, **_category_values(form)),
+                           success=lambda category: _("Đã thêm lĩnh vực %(name)s.", name=category.name),
+                           next_url=url_for("admin.categories"))
+    if saved:
+        return saved
+    return render_template("admin/category_form.html", form=form, category=None), form_status(form)
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -54,18 +59,12 @@ def new_category():
 def edit_category(category_id: int):
     category = db.get_or_404(Category, category_id)
     form = CategoryForm(category=category)
-    if form.validate_on_submit():
-        try:
-            changed = ops.update_category(category, **_category_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu thay đổi của lĩnh vực %(name)s.", name=category.name) if changed
-                  else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("admin.categories"))
-    return (render_template("admin/category_form.html", form=form, category=category),
-            422 if form.is_submitted() else 200)
+    saved = save_or_refuse(form, lambda: ops.update_category(category, **_category_values(form)),
+                           success=lambda changed: _("Đã lưu thay đổi của lĩnh vực %(name)s.", name=category.name)
+                           if changed else _("Không có gì thay đổi."), next_url=url_for("admin.categories"))
+    if saved:
+        return saved
+    return render_template("admin/category_form.html", form=form, category=category), form_status(form)
 
 
 # Procedures and legal documents ---------------------------------------------
@@ -92,24 +91,21 @@ def procedures():
 
 
 def _procedure_values(form: ProcedureForm) -> dict:
-    return dict(code=form.code.data, title=form.title.data, kind=form.kind.data, category_id=form.category_id.data)
+    return dict(code=form.code.data, title=form.title.data, kind=form.kind.data, category_id=form.category_id.data,
+                agency_id=form.agency_id.data, legal_document=form.legal_document.data or "",
+                url=form.url.data or "")
 
 
 @bp.route("/procedures/new", methods=["GET", "POST"])
 @roles_required(Role.admin)
 def new_procedure():
     form = ProcedureForm()
-    if form.validate_on_submit():
-        try:
-            procedure = ops.create_procedure(**_procedure_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã thêm %(code)s vào danh mục.", code=procedure.code), "success")
-            return redirect(url_for("admin.procedures"))
-    return (render_template("admin/procedure_form.html", form=form, procedure=None),
-            422 if form.is_submitted() else 200)
+    saved = save_or_refuse(form, lambda: ops.create_procedure(**_procedure_values(form)),
+                           success=lambda procedure: _("Đã thêm %(code)s vào danh mục.", code=procedure.code),
+                           next_url=url_for("admin.procedures"))
+    if saved:
+        return saved
+    return render_template("admin/procedure_form.html", form=form, procedure=None), form_status(form)
 
 
 @bp.route("/procedures/<int:procedure_id>", methods=["GET", "POST"])
@@ -117,18 +113,12 @@ def new_procedure():
 def edit_procedure(procedure_id: int):
     procedure = db.get_or_404(Procedure, procedure_id)
     form = ProcedureForm(obj=procedure)
-    if form.validate_on_submit():
-        try:
-            changed = ops.update_procedure(procedure, **_procedure_values(form))
-        except ops.AdminError as error:
-            refuse(form, error)
-        else:
-            db.session.commit()
-            flash(_("Đã lưu thay đổi của %(code)s.", code=procedure.code) if changed
-                  else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("admin.procedures"))
-    return (render_template("admin/procedure_form.html", form=form, procedure=procedure),
-            422 if form.is_submitted() else 200)
+    saved = save_or_refuse(form, lambda: ops.update_procedure(procedure, **_procedure_values(form)),
+                           success=lambda changed: _("Đã lưu thay đổi của %(code)s.", code=procedure.code)
+                           if changed else _("Không có gì thay đổi."), next_url=url_for("admin.procedures"))
+    if saved:
+        return saved
+    return render_template("admin/procedure_form.html", form=form, procedure=procedure), form_status(form)
 
 
 @bp.route("/procedures/<int:procedure_id>/deactivate", methods=["GET", "POST"])
@@ -168,3 +158,35 @@ def reactivate_procedure(procedure_id: int):
         db.session.commit()
         flash(_("%(code)s được sử dụng trở lại.", code=procedure.code), "success")
     return redirect(url_for("admin.edit_procedure", procedure_id=procedure_id))
+
+
+@bp.route("/procedures/import", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def import_procedures():
+    """Upload a CSV: "preview" reports what would be added, changed or refused;
+    "apply" (the same file sent again) does it."""
+    form = ProcedureImportForm()
+    report = None
+    status = 200
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        apply = request.form.get("action") == "apply"
+        try:
+            if apply and form.previewed.data != file_digest(data):
+                raise ImportRefused(_("Tệp gửi lên khác tệp vừa xem trước; hãy xem trước lại trước khi nhập."))
+            report = import_procedures_from(data, dry_run=not apply, filename=form.file.data.filename or "")
+        except ImportRefused as refused:
+            db.session.rollback()
+            form.file.errors.append(str(refused.message))
+            status = 422
+        else:
+            if apply:
+                db.session.commit()
+                flash(_("Đã nhập danh mục: thêm %(added)d, cập nhật %(changed)d, giữ nguyên %(same)d, bỏ qua "
+                        "%(refused)d dòng lỗi.", added=report.added, changed=report.changed, same=report.unchanged,
+                        refused=len(report.refused)), "success")
+                return redirect(url_for("admin.procedures"))
+            form.previewed.data = report.digest
+    elif form.is_submitted():
+        status = 422
+    return render_template("admin/procedure_import.html", form=form, report=report), status

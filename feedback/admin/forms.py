@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from ..extensions import db
 from ..labels import ROLE
 from ..models import Agency, Category
+from ..passwords import PasswordPolicy
 from ..text import fold
 from .operations import POLICY_DAYS_MAX, POLICY_DAYS_MIN, policy_defaults
 from .tree import subtree_ids, walk
@@ -31,7 +49,6 @@ PROCEDURE_KINDS = {
 KIND_ORDER = {kind: n for n, kind in enumerate(AGENCY_KINDS)}
 CODE = Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
               message=_l("Mã chỉ gồm chữ không dấu, chữ số và các dấu . _ / -, không có khoảng trắng."))
-PASSWORD_MIN = 10
 
 
 def at_most(n: int) -> Length:
@@ -201,10 +218,28 @@ class ProcedureForm(FlaskForm):
                        invalid_choice_message=_l("Loại không hợp lệ."))
     category_id = SelectField(_l("Lĩnh vực"), coerce=optional_int,
                               invalid_choice_message=_l("Lĩnh vực không hợp lệ."))
+    agency_id = SelectField(_l("Cơ quan thực hiện"), coerce=optional_int,
+                            invalid_choice_message=_l("Cơ quan không hợp lệ."))
+    legal_document = StringField(_l("Văn bản pháp lý"), filters=[_strip], validators=[at_most(500)])
+    url = StringField(_l("Đường dẫn trên Cổng dịch vụ công"), filters=[_strip], validators=[
+        at_most(500), Optional(), Regexp(r"^https?://\S+$", message=_l(
+            "Đường dẫn phải bắt đầu bằng http:// hoặc https:// (tối đa 500 ký tự)."))])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.category_id.choices = category_choices(_l("— Không xác định —"))
+        procedure = kwargs.get("obj")
+        self.agency_id.choices = agency_choices(_l("— Không xác định —"),
+                                                keep_id=procedure.agency_id if procedure else None)
+
+
+class ProcedureImportForm(FlaskForm):
+    """The CSV file, sent again with "apply" after the preview; ``previewed``
+    is the digest of the file the preview was made of."""
+
+    file = FileField(_l("Tệp CSV (UTF-8): code, title, category, agency, legal_document, link"), validators=[
+        FileRequired(_l("Vui lòng chọn tệp CSV."))])
+    previewed = HiddenField()
 
 
 # Accounts -------------------------------------------------------------------
@@ -220,9 +255,8 @@ class UserForm(FlaskForm):
         at_most(255)])
     full_name = StringField(_l("Họ và tên"), filters=[_strip], validators=[
         DataRequired(_l("Vui lòng nhập họ và tên.")), at_most(255)])
-    password = PasswordField(_l("Mật khẩu ban đầu"), validators=[
-        DataRequired(_l("Vui lòng nhập mật khẩu.")),
-        Length(min=PASSWORD_MIN, message=_l("Mật khẩu cần ít nhất 10 ký tự."))])
+    password = PasswordField(_l("Mật khẩu ban đầu (người dùng phải đổi khi đăng nhập lần đầu)"), validators=[
+        DataRequired(_l("Vui lòng nhập mật khẩu.")), PasswordPolicy(email_field="email")])
     role = SelectField(_l("Vai trò"), invalid_choice_message=_l("Vai trò không hợp lệ."))
     agency_id = SelectField(_l("Cơ quan"), coerce=optional_int,
                             invalid_choice_message=_l("Cơ quan không hợp lệ."))
@@ -240,11 +274,12 @@ class EditUserForm(FlaskForm):
     agency_id = SelectField(_l("Cơ quan"), coerce=optional_int,
                             invalid_choice_message=_l("Cơ quan không hợp lệ."))
     active = BooleanField(_l("Tài khoản đang hoạt động (bỏ chọn để khoá đăng nhập)"))
-    new_password = PasswordField(_l("Đặt lại mật khẩu (để trống nếu không đổi)"), validators=[
-        Optional(), Length(min=PASSWORD_MIN, message=_l("Mật khẩu cần ít nhất 10 ký tự."))])
+    new_password = PasswordField(_l("Đặt lại mật khẩu (để trống nếu không đổi; người dùng phải đổi khi đăng nhập)"),
+                                 validators=[Optional(), PasswordPolicy(email=lambda: "")])
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, obj=user, **kwargs)
+        self.new_password.validators = [Optional(), PasswordPolicy(email=lambda: user.email)]
         self.role.choices = role_choices()
         self.agency_id.choices = agency_choices(_l("— Không thuộc cơ quan nào —"), keep_id=user.agency_id)
 

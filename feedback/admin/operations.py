@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..audit import record_audit
+from ..calendar_changes import CalendarPlan, apply_calendar_change, plan_calendar_change
 from ..extensions import db
 from ..models import (
     FINAL_STATUSES,
@@ -31,6 +32,7 @@ from ..models import (
     hash_token,
     utcnow,
 )
+from ..passwords import password_problem
 from ..text import fold
 from .tree import creates_cycle
 
@@ -107,6 +109,43 @@ def references(row: Any) -> int:
 
 
 # Agencies -------------------------------------------------------------------
+
+
+@dataclass
+class Staffing:
+    """Who can handle an agency's cases now, and how many are open."""
+
+    officers: int = 0
+    leads: int = 0
+    desk: int = 0
+    open_cases: int = 0
+
+    def handlers(self, agency: Agency) -> int:
+        return self.officers + self.leads + (self.desk if agency.is_desk else 0)
+
+    def unattended(self, agency: Agency) -> bool:
+        """Open cases and nobody active to handle them."""
+        return self.open_cases > 0 and self.handlers(agency) == 0
+
+
+def staffing() -> dict[int, Staffing]:
+    """Per agency id: active officers, leads (and desk staff) and open cases,
+    in two grouped queries."""
+    result: dict[int, Staffing] = {}
+    rows = db.session.execute(
+        select(User.agency_id, User.role, func.count(User.id))
+        .where(User.active.is_(True), User.agency_id.is_not(None),
+               User.role.in_([Role.officer.value, Role.lead.value, Role.desk.value]))
+        .group_by(User.agency_id, User.role)).all()
+    for agency_id, role, n in rows:
+        setattr(result.setdefault(agency_id, Staffing()), {"officer": "officers", "lead": "leads"}.get(role, role), n)
+    open_rows = db.session.execute(
+        select(Case.agency_id, func.count(Case.id))
+        .where(Case.status.not_in([s.value for s in FINAL_STATUSES])).group_by(Case.agency_id)).all()
+    for agency_id, n in open_rows:
+        result.setdefault(agency_id, Staffing()).open_cases = n
+    return result
+
 
 
 def current_desk() -> Agency | None:
@@ -207,7 +246,7 @@ def open_case_count(agency: Agency) -> int:
 
 
 def plan_retirement(agency: Agency) -> Retirement:
-    count = lambda query: db.session.execute(query).scalar_one()  # noqa: E731
+    count = lambda query: db.session.execute(query).scalar_one()
     return Retirement(
         agency=agency,
         open_cases=open_case_count(agency),
@@ -317,11 +356,21 @@ def _check_procedure(code: str, kind: str, category_id: int | None, own_id: int 
         raise AdminError(_l("Lĩnh vực không tồn tại."), "category_id")
 
 
-def create_procedure(*, code: str, title: str, kind: str = "procedure",
-                     category_id: int | None = None) -> Procedure:
+def _check_owner(agency_id: int | None, unchanged: bool = False) -> None:
+    if agency_id is None or unchanged:
+        return
+    agency = db.session.get(Agency, agency_id)
+    if agency is None or not agency.active:
+        raise AdminError(_l("Vui lòng chọn một cơ quan đang hoạt động."), "agency_id")
+
+
+def create_procedure(*, code: str, title: str, kind: str = "procedure", category_id: int | None = None,
+                     agency_id: int | None = None, legal_document: str = "", url: str = "") -> Procedure:
     """Add a procedure or legal document that cases can point at."""
     _check_procedure(code, kind, category_id)
-    procedure = Procedure(code=code, title=title, kind=kind, category_id=category_id,
+    _check_owner(agency_id)
+    procedure = Procedure(code=code, title=title, kind=kind, category_id=category_id, agency_id=agency_id,
+                          legal_document=legal_document, url=url,
                           search_text=fold(f"{code} {title}"), active=True)
     db.session.add(procedure)
     db.session.flush()
@@ -330,10 +379,13 @@ def create_procedure(*, code: str, title: str, kind: str = "procedure",
     return procedure
 
 
-def update_procedure(procedure: Procedure, *, code: str, title: str, kind: str,
-                     category_id: int | None) -> dict[str, list[Any]]:
+def update_procedure(procedure: Procedure, *, code: str, title: str, kind: str, category_id: int | None,
+                     agency_id: int | None = None, legal_document: str = "", url: str = "") -> dict[str, list[Any]]:
+    """Change a catalogue entry (cases pointing at it keep the link)."""
     _check_procedure(code, kind, category_id, own_id=procedure.id)
-    changed = _apply(procedure, {"code": code, "title": title, "kind": kind, "category_id": category_id})
+    _check_owner(agency_id, unchanged=agency_id == procedure.agency_id)
+    changed = _apply(procedure, {"code": code, "title": title, "kind": kind, "category_id": category_id,
+                                 "agency_id": agency_id, "legal_document": legal_document, "url": url})
     procedure.search_text = fold(f"{procedure.code} {procedure.title}")
     if changed:
         record_audit("procedure.update", detail={"procedure_id": procedure.id, "changed": changed})
@@ -366,13 +418,22 @@ def _check_role_and_agency(role: str, agency_id: int | None, unchanged_agency: b
             raise AdminError(_l("Vui lòng chọn một cơ quan đang hoạt động."), "agency_id")
 
 
+def _check_password(password: str, email: str, field: str) -> None:
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise AdminError(problem, field)
+
+
 def create_user(*, email: str, full_name: str, role: str, agency_id: int | None, password: str) -> User:
     """Open a staff or citizen account; officers and leads belong to an agency."""
     email = email.strip().lower()
     if db.session.execute(select(User.id).where(func.lower(User.email) == email)).first():
         raise AdminError(_l("Thư điện tử này đã được đăng ký."), "email")
     _check_role_and_agency(role, agency_id)
-    user = User(email=email, full_name=full_name, role=role, agency_id=agency_id, email_verified=True)
+    _check_password(password, email, "password")
+    # The admin knows this password: the holder replaces it at first login.
+    user = User(email=email, full_name=full_name, role=role, agency_id=agency_id, email_verified=True,
+                must_change_password=True)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -392,7 +453,9 @@ def update_user(user: User, actor: User, *, full_name: str, role: str, agency_id
     _check_role_and_agency(role, agency_id, unchanged_agency=agency_id == user.agency_id)
     changed = _apply(user, {"full_name": full_name, "role": role, "agency_id": agency_id, "active": active})
     if password:
+        _check_password(password, user.email, "new_password")
         user.set_password(password)
+        user.must_change_password = True
         changed["password"] = ["***", "***"]  # that it changed, never the value
     if changed:
         record_audit("user.update", detail={"user_id": user.id, "changed": changed})
@@ -429,20 +492,23 @@ def revoke_api_token(api_token: ApiToken) -> None:
 # Holiday calendar ------------------------------------------------------------
 
 
-def add_calendar_override(day: date, is_working: bool, name: str) -> CalendarOverride:
-    """Record a swap the government announced after the holidays package."""
+def add_calendar_override(day: date, is_working: bool, name: str, *, dry_run: bool = False,
+                          actor: User | None = None) -> CalendarPlan:
+    """Record a swap the government announced after the holidays package and
+    move the open deadlines counted across that day; ``dry_run`` only says
+    which would move."""
     exists = db.session.execute(select(CalendarOverride.id).where(CalendarOverride.day == day)).first()
     if exists:
         raise AdminError(_l("Ngày này đã có điều chỉnh; xoá điều chỉnh cũ trước."), "day")
-    override = CalendarOverride(day=day, is_working=is_working, name=name)
-    db.session.add(override)
-    record_audit("calendar.override", detail={"day": day.isoformat(), "working": is_working})
-    db.session.flush()
-    return override
+    if dry_run:
+        return plan_calendar_change(day, is_working)
+    return apply_calendar_change(day, is_working, name, actor=actor)
 
 
-def delete_calendar_override(override: CalendarOverride) -> None:
-    record_audit("calendar.override_delete", detail={"day": override.day.isoformat(),
-                                                     "working": override.is_working})
-    db.session.delete(override)
-    db.session.flush()
+def delete_calendar_override(override: CalendarOverride, *, dry_run: bool = False,
+                             actor: User | None = None) -> CalendarPlan:
+    """Give the day back to the package's calendar, moving back the open
+    deadlines the override had moved; ``dry_run`` only says which would move."""
+    if dry_run:
+        return plan_calendar_change(override.day, None)
+    return apply_calendar_change(override.day, None, actor=actor)

@@ -1,17 +1,39 @@
-"""Login, logout and optional citizen registration."""
+"""Login, logout, optional citizen registration, and passwords: change,
+forgotten, and the change an admin-chosen password requires first."""
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from .. import passwords
 from ..extensions import db, limiter
 from ..models import Role, User
 from ..notifications import notify_user
 from . import bp
-from .forms import LoginForm, RegisterForm
+from .forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewPasswordForm,
+    RegisterForm,
+)
+
+# Where an account that must replace its password may still go. Machine
+# clients (API, Open311) authenticate with tokens, not with this session.
+ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
+TOKEN_BLUEPRINTS = {"api", "open311"}
 
 
 def home_for(user: User) -> str:
@@ -123,3 +145,78 @@ def resend_verification():
         db.session.commit()
     flash(_("Đã gửi lại thư xác minh tới %(email)s.", email=current_user.email), "success")
     return redirect(url_for("public.my_cases")), 303
+
+
+# Passwords ------------------------------------------------------------------
+
+@bp.before_app_request
+def require_password_change():
+    """An account whose password an admin chose reaches no page but the
+    change-password page (and logout) until it has chosen its own."""
+    if (not current_user.is_authenticated or not getattr(current_user, "must_change_password", False)
+            or request.endpoint in ALLOWED_BEFORE_PASSWORD_CHANGE or request.blueprint in TOKEN_BLUEPRINTS
+            or request.endpoint is None):
+        return None
+    flash(_("Vui lòng đổi mật khẩu do quản trị viên đặt trước khi tiếp tục."), "info")
+    return redirect(url_for("auth.change_password")), 303
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            passwords.change_password(current_user, form.current_password.data, form.new_password.data)
+        except passwords.PasswordRefused as refused:
+            db.session.rollback()
+            form[refused.field].errors.append(str(refused.message))
+        else:
+            db.session.commit()
+            flash(_("Đã đổi mật khẩu."), "success")
+            return redirect(home_for(current_user)), 303
+    return (render_template("auth/change_password.html", form=form, forced=current_user.must_change_password),
+            422 if form.is_submitted() else 200)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per minute", methods=["POST"])
+def forgot_password():
+    """Always the same answer, so the page does not reveal who has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        passwords.request_password_reset(form.email.data)
+        db.session.commit()
+        flash(_("Nếu thư điện tử này có tài khoản, chúng tôi đã gửi đường dẫn đặt lại mật khẩu tới đó. "
+                "Đường dẫn có hiệu lực trong 60 phút."), "info")
+        return redirect(url_for("auth.login")), 303
+    return render_template("auth/forgot_password.html", form=form), 422 if form.is_submitted() else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def reset_password(token: str):
+    try:
+        passwords.user_for_reset(token)
+    except passwords.PasswordRefused as refused:
+        flash(str(refused.message), "error")
+        return redirect(url_for("auth.forgot_password")), 303
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            passwords.reset_password(token, form.new_password.data)
+        except passwords.PasswordRefused as refused:
+            db.session.rollback()
+            form.new_password.errors.append(str(refused.message))
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+            flash(_("Đã đặt mật khẩu mới. Vui lòng đăng nhập."), "success")
+            return redirect(url_for("auth.login")), 303
+    response = make_response(render_template("auth/reset_password.html", form=form),
+                             422 if form.is_submitted() else 200)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the address
+    return response
