@@ -127,7 +127,7 @@ def case_action(code: str):
         session["action_errors"] = {"action": name, **err.fields}
         return redirect(url_for("staff.case_detail", code=code)), 303
     flash(_("Đã cập nhật phản ánh %(code)s.", code=code), "success")
-    if name in ("reject", "merge", "assign", "transfer", "return_to_desk") and current_user.role_enum in (Role.officer, Role.lead):
+    if wf.leaves_view(name, current_user):
         return redirect(url_for("staff.inbox")), 303
     return redirect(url_for("staff.case_detail", code=code)), 303
 
