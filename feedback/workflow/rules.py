@@ -249,7 +249,8 @@ def can_withdraw(case: Case) -> bool:
 
 def leaves_view(name: str, user: User) -> bool:
     """Whether a successful ``name`` takes the case out of ``user``'s working view."""
-    return TRANSITIONS[name].leaves_agency_view and user.role_enum in AGENCY_STAFF
+    rule = TRANSITIONS.get(name)
+    return rule is not None and rule.leaves_agency_view and user.role_enum in AGENCY_STAFF
 
 
 def action_handlers() -> dict[str, Call]:
