@@ -75,6 +75,9 @@ class Rule:
     # no longer theirs, so the staff page goes back to the inbox.
     leaves_agency_view: bool = False
     denied: Any = NO_PERMISSION
+    # Run by name from the staff pages and the API; the others are called by
+    # their own page (the review request on the rating page) or job.
+    named: bool = True
 
 
 def _statuses(*statuses: Status) -> frozenset[Status]:
@@ -119,7 +122,8 @@ TRANSITIONS: dict[str, Rule] = {
                          call=Call("provide_information", {"message": read.text("message")})),
     "close_incomplete": Rule(_statuses(Status.needs_info), system=True, requires=(
         Requirement(lambda case, actor, now: case.info_due is not None and now > case.info_due,
-                    _l("Chưa hết hạn bổ sung thông tin.")),), call=Call("close_incomplete", versioned=False)),
+                    _l("Chưa hết hạn bổ sung thông tin.")),), named=False,
+        call=Call("close_incomplete", versioned=False)),
     "answer": Rule(_statuses(Status.in_progress), AGENCY, agency_scoped=True,
                    call=Call("submit_answer", {"outcome": read.text("outcome"), "answer": read.text("answer")})),
     "approve": Rule(_statuses(Status.awaiting_approval), LEAD, agency_scoped=True, call=Call("approve_answer")),
@@ -151,7 +155,7 @@ TRANSITIONS: dict[str, Rule] = {
                            denied=_l("Chỉ người gửi được đề nghị xem xét lại."),
                            requires=(Requirement(lambda case, actor, now: case.rating_due is None
                                                  or now <= case.rating_due,
-                                                 _l("Đã hết thời hạn đề nghị xem xét lại.")),),
+                                                 _l("Đã hết thời hạn đề nghị xem xét lại.")),), named=False,
                            call=Call("request_review", {"reason": read.text("reason")})),
     "decide_review": Rule(_statuses(Status.review_requested), SUPERVISOR,
                           call=Call("decide_review", {"reopen": read.flag("reopen"), "note": read.text("note")})),
@@ -255,4 +259,4 @@ def leaves_view(name: str, user: User) -> bool:
 
 def action_handlers() -> dict[str, Call]:
     """The named actions with their parameter handling, for ``actions.perform``."""
-    return {name: rule.call for name, rule in TRANSITIONS.items() if rule.call is not None}
+    return {name: rule.call for name, rule in TRANSITIONS.items() if rule.call is not None and rule.named}
