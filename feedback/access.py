@@ -67,10 +67,17 @@ def inbox_cases(user: User) -> Select:
     return query.where(Case.agency_id == user.agency_id)
 
 
+def case_by_code(code: str, query: Select | None = None) -> Case | None:
+    """The case with this code among ``query`` (every case when not given: a
+    staff scope from ``scoped_cases``, or a public selection), or None."""
+    base = query if query is not None else select(Case)
+    return db.session.execute(base.where(Case.code == code)).scalar_one_or_none()
+
+
 def get_scoped_case(user: User, code: str) -> Case:
     """Load one case by code within the user's scope, or 404 (never 403,
     so codes outside the scope cannot be probed)."""
-    case = db.session.execute(scoped_cases(user).where(Case.code == code)).scalar_one_or_none()
+    case = case_by_code(code, scoped_cases(user))
     if case is None:
         abort(404)
     return case

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select
 
+from .access import case_by_code
 from .extensions import db
 from .models import Case, CaseEvent, Rating, Status, utcnow
-from .workflow import InvalidInput, NotAllowedNow
+from .workflow.errors import InvalidInput, NotAllowedNow
+
+# The rating link is signed where the answer that carries it is sent (the
+# workflow), and read here; the satisfaction pages take both from this module.
+from .workflow.links import rating_link_key, rating_serializer, rating_token, rating_url
+
+__all__ = [
+    "COMMENT_MAX", "LEVELS", "LINK_MAX_AGE", "RESOLVED", "RatingLinkError", "case_for_rating_token",
+    "offers_review", "rate_case", "rating_open", "rating_token", "rating_url",
+]
 
 LEVELS = (1, 2, 3, 4, 5)
 RESOLVED = ("yes", "partly", "no")
@@ -34,36 +43,18 @@ class RatingLinkError(Exception):
         self.message = message
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="feedback.rating")
-
-
-def _link_key(case: Case) -> str:
-    # Ties the rating link to the private link in force: when the sender asks
-    # for a new private link, rating links sent before stop working too.
-    return (case.access_token_hash or "")[:16]
-
-
-def rating_token(case: Case) -> str:
-    return _serializer().dumps({"case": case.code, "key": _link_key(case)})
-
-
-def rating_url(case: Case) -> str:
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/rate/{rating_token(case)}"
-
-
 def case_for_rating_token(token: str) -> Case:
     """The case a rating link is for; raises RatingLinkError with a clear reason."""
     try:
-        data = _serializer().loads(token, max_age=LINK_MAX_AGE)
+        data = rating_serializer().loads(token, max_age=LINK_MAX_AGE)
     except SignatureExpired:
         raise RatingLinkError(_l("Đường dẫn đánh giá đã hết hạn."))
     except BadSignature:
         raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư."))
-    case = db.session.execute(select(Case).where(Case.code == data.get("case", ""))).scalar_one_or_none()
+    case = case_by_code(data.get("case", ""))
     if case is None:
         raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư."))
-    if data.get("key") != _link_key(case):
+    if data.get("key") != rating_link_key(case):
         raise RatingLinkError(_l("Đường dẫn đánh giá này không còn hiệu lực vì đường dẫn riêng đã được cấp lại. "
                                  "Vui lòng đánh giá trên trang theo dõi qua đường dẫn riêng mới."))
     return case

@@ -15,7 +15,7 @@ from feedback.extensions import db
 from feedback.jobs import deliver, delivery, delivery_problems, problem_label, sweep
 from feedback.mail import (PermanentFailure, TemporaryFailure, format_when, register_channel,
                            render_mail)
-from feedback.models import AuditLog, Notification
+from feedback.models import AuditLog, Case, Notification
 from feedback.notifications import CITIZEN_TEMPLATES, STAFF_TEMPLATES, notify_user
 from feedback.workflow import Actor
 
@@ -321,7 +321,7 @@ def test_a_dead_redis_leaves_rows_pending_and_the_change_committed(world, mailbo
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
     case, _ = submit(world)
 
-    assert db.session.get(wf.Case, case.id) is not None
+    assert db.session.get(Case, case.id) is not None
     row = receipt_of(case)
     assert (row.status, row.queued_at) == ("pending", None)
     assert sweep().dispatched == 0 and mailbox == []

@@ -34,6 +34,8 @@ from ..models import (
 )
 from ..passwords import password_problem
 from ..text import fold
+# The deadline policy a category may override: its columns and their defaults.
+from ..workflow.policy import POLICY_DAYS
 from .tree import creates_cycle
 
 
@@ -46,15 +48,6 @@ class AdminError(Exception):
         self.field = field
 
 
-# The deadline policy a category may override (DESIGN.md section 4): each
-# column and the configuration key holding the city-wide default.
-POLICY_DAYS = {
-    "classify_days": "CLASSIFY_DAYS",
-    "report_answer_days": "REPORT_ANSWER_DAYS",
-    "recommendation_answer_days": "RECOMMENDATION_ANSWER_DAYS",
-    "extension_max_days": "EXTENSION_MAX_DAYS",
-    "info_reply_days": "INFO_REPLY_DAYS",
-}
 POLICY_DAYS_MIN, POLICY_DAYS_MAX = 1, 60
 
 AGENCY_NEEDED_BY = {Role.officer.value, Role.lead.value}

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
-from ..access import scoped_cases
+from ..access import case_by_code, scoped_cases
 from ..actions import perform
 from ..audit import record_audit
 from ..extensions import db, limiter
@@ -181,7 +181,7 @@ def get_case(code: str):
     user = api_user()
     if user is not None:
         return jsonify(staff_case(_staff_case(user, code), user))
-    case = db.session.execute(select(Case).where(Case.code == code).options(*PUBLIC_DETAILS)).scalar_one_or_none()
+    case = case_by_code(code, select(Case).options(*PUBLIC_DETAILS))
     if case is None:
         raise ApiError(404, "No case with this code.")
     return jsonify(public_case(case))
@@ -192,7 +192,7 @@ def _staff_case(user: User, code: str) -> Case:
     cannot be probed."""
     if not user.is_staff:
         raise ApiError(403, "Your role may not use this endpoint.")
-    case = db.session.execute(scoped_cases(user).where(Case.code == code).options(*CASE_DETAILS)).scalar_one_or_none()
+    case = case_by_code(code, scoped_cases(user).options(*CASE_DETAILS))
     if case is None:
         raise ApiError(404, "No case with this code in your scope.")
     return case

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
+from ..access import case_by_code
 from ..audit import record_audit
 from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
@@ -114,7 +115,7 @@ def list_requests(fmt: str):
 @bp.get(f"/requests/<code>.{FMT}")
 @limiter.limit("120 per minute")
 def get_request(code: str, fmt: str):
-    case = db.session.execute(select(Case).where(Case.code == code)).scalar_one_or_none()
+    case = case_by_code(code)
     if case is None:
         raise Open311Error(404, f"service_request_id {code} not found")
     return render([service_request(case)], fmt, "service_requests")

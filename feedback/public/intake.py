@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..access import case_by_code
 from ..attachments import written_files
 from ..extensions import db, limiter
 from ..models import Case, CaseEvent, Procedure, Role, SubmissionKey
@@ -30,7 +31,8 @@ from ..redaction import mask_email
 from ..submission import CONTENT_MAX, CONTENT_MIN
 from ..submission_forms import FORM_TOKEN, DetailsForm
 from ..text import fold
-from ..workflow import Actor, WorkflowError, submit_case
+from ..actions import refused_action
+from ..workflow import Actor, commit, submit_case
 from . import bp
 from .forms import SendForm
 from .tracking import no_store, similar_published
@@ -70,7 +72,8 @@ def _send(form: SendForm):
             return _details_page(form), 422
         return _check_page(form), 422
     try:
-        case, token = _create_case(form)
+        with refused_action() as refused:
+            case, token = _create_case(form)
     except IntegrityError:
         # Another request with the same form token committed first.
         db.session.rollback()
@@ -78,13 +81,12 @@ def _send(form: SendForm):
         if earlier is None:
             raise
         return _to_receipt(earlier)
-    except WorkflowError as error:
-        db.session.rollback()
-        for name, message in error.fields.items():
+    if refused:
+        for name, message in refused.fields.items():
             field = form._fields.get(f"{name}_id") or form._fields.get(name)
             if field is not None:
                 field.errors.append(message)
-        return _details_page(form, error=error.message), error.http_status
+        return _details_page(form, error=refused.message), refused.http_status
     session["receipt"] = {"code": case.code, "token": token, "at": time.time()}
     return redirect(url_for("public.receipt"), code=303)
 
@@ -100,7 +102,7 @@ def _create_case(form: SendForm) -> tuple[Case, str]:
         ).scalar_one_or_none()
         files.save(case, form.uploads, from_citizen=True, event_id=received)
         db.session.add(SubmissionKey(key=form.form_token.data, case_id=case.id, response_status=303))
-        db.session.commit()
+        commit()
     return case, token
 
 
@@ -147,7 +149,7 @@ def receipt():
     data = session.get("receipt") or {}
     case = None
     if data and time.time() - data.get("at", 0) < RECEIPT_MINUTES * 60:
-        case = db.session.execute(select(Case).where(Case.code == data.get("code"))).scalar_one_or_none()
+        case = case_by_code(data.get("code"))
     if case is None:
         session.pop("receipt", None)
         return render_template("public/receipt.html", case=None), 404

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from .. import workflow as wf
+from ..actions import refused_action
 from ..extensions import db, limiter
 from ..ratings import RatingLinkError, case_for_rating_token, offers_review, rate_case, rating_open, rating_token
 from . import bp
@@ -28,20 +29,18 @@ def rate(token: str):
     errors = {}
     if request.method == "POST":
         form = request.form
-        try:
+        with refused_action() as refused:
             try:
                 _rating, created = rate_case(case, form.get("level"), form.get("resolved", ""), form.get("comment", ""))
-                db.session.commit()
+                wf.commit()
             except IntegrityError:  # a simultaneous first rating won: update it instead
                 db.session.rollback()
                 _rating, created = rate_case(case, form.get("level"), form.get("resolved", ""), form.get("comment", ""))
-                db.session.commit()
-        except wf.WorkflowError as err:
-            db.session.rollback()
-            errors = err.fields or {"form": str(err.message)}
-            status = err.http_status
+                wf.commit()
+        if refused:
+            errors = refused.fields or {"form": str(refused.message)}
             return render_template("satisfaction/rate.html", case=case, token=token, errors=errors,
-                                   values=form, open=rating_open(case)), status
+                                   values=form, open=rating_open(case)), refused.http_status
         flash(_("Cảm ơn bạn đã đánh giá.") if created else _("Đã cập nhật đánh giá của bạn."), "success")
         return redirect(url_for("satisfaction.rate", token=token), 303)
     values = {"level": case.rating.level, "resolved": case.rating.resolved, "comment": case.rating.comment} \
@@ -61,14 +60,11 @@ def request_review(token: str):
     if not offers_review(case.rating):
         flash(_("Chỉ đề nghị xem xét lại sau khi đánh giá chưa hài lòng."), "error")
         return redirect(url_for("satisfaction.rate", token=token), 303)
-    try:
+    with refused_action(flashed=True) as refused:
         wf.request_review(case, wf.Actor.citizen(), request.form.get("reason", ""),
                           version=request.form.get("version") or None)
         wf.commit()
-    except wf.WorkflowError as err:
-        db.session.rollback()
-        flash(str(err.message), "error")
-    else:
+    if not refused:
         flash(_("Đã gửi đề nghị xem xét lại. Cán bộ giám sát sẽ trả lời bạn."), "success")
     return redirect(url_for("satisfaction.rate", token=token), 303)
 

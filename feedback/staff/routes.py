@@ -8,8 +8,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
-from ..access import get_scoped_case, inbox_cases, roles_required, scoped_cases
-from ..actions import perform
+from ..access import case_by_code, get_scoped_case, inbox_cases, roles_required, scoped_cases
+from ..actions import perform, refused_action
 from ..deadlines import due_soon_limit, load_calendar
 from ..extensions import db
 from ..labels import CLASSIFICATION, OUTCOME
@@ -71,14 +71,14 @@ def inbox():
 def _load_case(code: str) -> Case:
     """The case in the viewer's scope with everything its page shows, in a
     fixed handful of queries however long the timeline is."""
-    query = scoped_cases(current_user).where(Case.code == code).options(
+    query = scoped_cases(current_user).options(
         selectinload(Case.events).selectinload(CaseEvent.actor),
         selectinload(Case.attachments),
         selectinload(Case.category), selectinload(Case.procedure),
         selectinload(Case.agency), selectinload(Case.proposed_agency),
         selectinload(Case.officer), selectinload(Case.rating),
     )
-    case = db.session.execute(query).scalar_one_or_none()
+    case = case_by_code(code, query)
     if case is None:
         abort(404)
     return case
@@ -117,16 +117,14 @@ def case_action(code: str):
     """Run one workflow action from the case page's forms."""
     case = _load_case(code)
     name = request.form.get("action", "")
-    try:
+    with refused_action(flashed=True) as refused:
         perform(case, wf.Actor(current_user), name, request.form)
         wf.commit()
-    except wf.WorkflowError as err:
-        db.session.rollback()
-        flash(str(err.message), "error")
-        session["action_errors"] = {"action": name, **err.fields}
+    if refused:
+        session["action_errors"] = {"action": name, **refused.fields}
         return redirect(url_for("staff.case_detail", code=code)), 303
     flash(_("Đã cập nhật phản ánh %(code)s.", code=code), "success")
-    if name in ("reject", "merge", "assign", "transfer", "return_to_desk") and current_user.role_enum in (Role.officer, Role.lead):
+    if wf.leaves_view(name, current_user):
         return redirect(url_for("staff.inbox")), 303
     return redirect(url_for("staff.case_detail", code=code)), 303
 
@@ -178,13 +176,10 @@ def record_case():
         submission = form.to_submission()
         submission.channel = form.channel.data
         submission.received_at = form.received_at_utc()
-        try:
+        with refused_action(flashed=True) as refused:
             case, _token = wf.submit_case(submission, actor=wf.Actor(current_user))
             wf.commit()
-        except wf.WorkflowError as err:
-            db.session.rollback()
-            flash(str(err.message), "error")
-        else:
+        if not refused:
             flash(_("Đã ghi nhận phản ánh %(code)s.", code=case.code), "success")
             return redirect(url_for("staff.case_detail", code=case.code)), 303
     return render_template("staff/record.html", form=form)
