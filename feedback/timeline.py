@@ -2,8 +2,7 @@
 sees them on the public pages and through the API.
 
 The timeline lists the public events only; notes (which may hold personal
-data) are given only to the holder of the private link. ``WITHDRAWABLE``
-names the statuses in which the sender may still withdraw.
+data) are given only to the holder of the private link.
 """
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from sqlalchemy import select
 from .deadlines import load_calendar
 from .extensions import db
 from .models import Agency, Case, Status, utcnow
-
-WITHDRAWABLE = {Status.submitted, Status.assigned, Status.in_progress, Status.needs_info, Status.awaiting_approval}
 
 EVENT_LABELS = {
     "submitted": _l("Đã tiếp nhận phản ánh, kiến nghị"),

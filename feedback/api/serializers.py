@@ -16,8 +16,8 @@ from typing import Any
 from ..labels import iso
 from ..models import Agency, Case, CaseEvent, Category, Procedure, Rating, Status, User
 from ..ratings import rating_open
-from ..timeline import NOTES_FOR_SENDER, WITHDRAWABLE
-from ..workflow import available_actions
+from ..timeline import NOTES_FOR_SENDER
+from ..workflow import Actor, actions_for, available_actions
 
 
 def _code(row) -> str | None:
@@ -97,11 +97,8 @@ def citizen_case(case: Case) -> dict[str, Any]:
     """The sender's view: what they sent, the answer, the public timeline
     (with the notes meant for them), and what they may do now."""
     approved = case.extension_status == "approved"
-    actions = []  # what the sender may do now: transitions, and rating
-    if case.status_enum == Status.needs_info:
-        actions.append("provide_info")
-    if case.status_enum in WITHDRAWABLE:
-        actions.append("withdraw")
+    # What the sender may do now: the transitions the table allows them, and rating.
+    actions = sorted(actions_for(case, Actor.citizen()) & {"provide_info", "withdraw"})
     if rating_open(case):
         actions.append("rate")
     return {

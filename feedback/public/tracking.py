@@ -29,8 +29,18 @@ from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
 from ..submission import normalise_phone
 from ..text import fold
-from ..timeline import WITHDRAWABLE, current_deadline, public_timeline
-from ..workflow import Actor, WorkflowError, case_for_token, new_access_token, provide_information, withdraw_case
+from ..access import case_by_code
+from ..actions import refused_action
+from ..timeline import current_deadline, public_timeline
+from ..workflow import (
+    Actor,
+    can_withdraw,
+    case_for_token,
+    commit,
+    new_access_token,
+    provide_information,
+    withdraw_case,
+)
 from . import bp
 from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm
 
@@ -75,7 +85,7 @@ def lookup():
     code = (request.args.get("code") or "").strip().upper()[:40]
     if not code:
         return render_template("public/lookup.html", code="", case=None)
-    case = db.session.execute(select(Case).where(Case.code == code)).scalar_one_or_none()
+    case = case_by_code(code)
     if case is None:
         return render_template("public/lookup.html", code=code, case=None, not_found=True), 404
     return render_template("public/lookup.html", code=code, case=case, deadline=current_deadline(case),
@@ -99,7 +109,7 @@ def _private_page(case: Case, token: str, info_form=None, error=None, status: in
         "public/case.html", case=case, token=token, deadline=current_deadline(case),
         timeline=public_timeline(case, with_notes=True), attachments=citizen_attachments(case),
         info_request=info_request if case.status_enum == Status.needs_info else None,
-        info_form=info_form, can_withdraw=case.status_enum in WITHDRAWABLE, error=error,
+        info_form=info_form, can_withdraw=can_withdraw(case), error=error,
     ), status
 
 
@@ -119,20 +129,19 @@ def provide_info(case: Case, token: str):
     form = ProvideInformationForm()
     if not form.validate():
         return _private_page(case, token, info_form=form, status=422)
-    try:
-        with written_files() as files:
-            provide_information(case, Actor.citizen(), form.message.data, version=form.version.data)
-            event_id = db.session.execute(
-                select(func.max(CaseEvent.id)).where(CaseEvent.case_id == case.id,
-                                                     CaseEvent.action == "info_provided")).scalar()
-            files.save(case, form.uploads, from_citizen=True, event_id=event_id)
-            db.session.commit()
-    except WorkflowError as error:
-        db.session.rollback()
-        for name, message in error.fields.items():
+    with refused_action() as refusal, written_files() as files:
+        provide_information(case, Actor.citizen(), form.message.data, version=form.version.data)
+        event_id = db.session.execute(
+            select(func.max(CaseEvent.id)).where(CaseEvent.case_id == case.id,
+                                                 CaseEvent.action == "info_provided")).scalar()
+        files.save(case, form.uploads, from_citizen=True, event_id=event_id)
+        commit()
+    if refusal.error is not None:
+        for name, message in refusal.error.fields.items():
             if name in form:
                 form[name].errors.append(message)
-        return _private_page(case, token, info_form=form, error=error.message, status=error.http_status)
+        return _private_page(case, token, info_form=form, error=refusal.error.message,
+                             status=refusal.error.http_status)
     flash(_("Đã gửi thông tin bổ sung. Cơ quan xử lý tiếp tục giải quyết phản ánh của bạn."), "success")
     return redirect(url_for("public.private_case", token=token), code=303)
 
@@ -142,20 +151,19 @@ def provide_info(case: Case, token: str):
 @private_link
 def withdraw(case: Case, token: str):
     """Confirm, then withdraw a case that has not been answered yet."""
-    if case.status_enum not in WITHDRAWABLE:
+    if not can_withdraw(case):
         flash(_("Phản ánh này không thể rút ở trạng thái hiện tại."), "error")
         return redirect(url_for("public.private_case", token=token), code=303)
     form = WithdrawForm(version=case.version)
     if request.method == "GET" or not form.validate():
         status = 422 if form.errors else 200
         return render_template("public/withdraw.html", case=case, token=token, form=form), status
-    try:
+    with refused_action() as refusal:
         withdraw_case(case, Actor.citizen(), form.reason.data or "", version=form.version.data)
-        db.session.commit()
-    except WorkflowError as error:
-        db.session.rollback()
+        commit()
+    if refusal.error is not None:
         return render_template("public/withdraw.html", case=case, token=token, form=form,
-                               error=error.message), error.http_status
+                               error=refusal.error.message), refusal.error.http_status
     flash(_("Bạn đã rút phản ánh %(code)s. Cơ quan nhà nước sẽ không tiếp tục xử lý.", code=case.code), "success")
     return redirect(url_for("public.private_case", token=token), code=303)
 
@@ -177,7 +185,7 @@ def private_file(case: Case, token: str, attachment_id: int):
 def _case_for_contact(code: str, contact: str) -> Case | None:
     """The case with ``code`` whose sender used ``contact`` (e-mail or phone)
     and has an e-mail address to receive the new link."""
-    case = db.session.execute(select(Case).where(Case.code == code.strip().upper())).scalar_one_or_none()
+    case = case_by_code(code.strip().upper())
     if case is None or not case.sender_email:
         return None
     if "@" in contact:
@@ -269,8 +277,7 @@ def published():
 @bp.route("/published/<code>")
 def published_case(code: str):
     """One published question (anonymised) with its answer."""
-    case = db.session.execute(
-        select(Case).where(Case.code == code, Case.published.is_(True))).scalar_one_or_none()
-    if case is None:
+    case = case_by_code(code)
+    if case is None or not case.published:
         abort(404)
     return render_template("public/published_case.html", case=case)
