@@ -116,11 +116,6 @@ def count_queries(app):
     return counting
 
 
-def pytest_configure(config):
-    for marker in ("postgres: needs PostgreSQL", "redis: needs a Redis server", "browser: needs Chromium"):
-        config.addinivalue_line("markers", marker)
-
-
 def pytest_sessionstart(session):
     """Compile the translation catalogs so English pages can be tested."""
     from pathlib import Path
