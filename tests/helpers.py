@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedback.extensions import db
 from feedback.models import Agency, Case, Category, Role, User
@@ -64,7 +64,7 @@ class Factory:
             category_id=category.id,
             agency_id=(agency or self.desk_agency()).id,
             status=status,
-            received_at=kw.pop("received_at", datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)),
+            received_at=kw.pop("received_at", datetime(2026, 1, 5, 3, 0, tzinfo=UTC)),
             **kw,
         )
         db.session.add(case)
@@ -116,7 +116,7 @@ def published_case(make: Factory, title: str, content: str = "Nội dung đã �
     """An answered case already published, as the desk leaves it."""
     from feedback.text import fold
 
-    published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=timezone.utc))
+    published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
     return make.case(status="responded", published=True, publish_consent=True, public_title=title,
                      public_content=content, answer=answer, outcome="explained",
                      answered_at=published_at, published_at=published_at,

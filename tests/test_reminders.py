@@ -160,7 +160,8 @@ def test_an_extended_deadline_gets_reminders_of_its_own(world, mailbox):
     scan(now=local(2027, 3, 22, 8))
 
     deadlines = db.session.execute(
-        select(ReminderDelivery.deadline_at, ReminderDelivery.step).where(ReminderDelivery.recipient_id == world.officer.id)
+        select(ReminderDelivery.deadline_at, ReminderDelivery.step)
+        .where(ReminderDelivery.recipient_id == world.officer.id)
         .order_by(ReminderDelivery.id)).all()
     assert [(at.astimezone(OFFICE_TZ), step) for at, step in deadlines] == [
         (local(2027, 3, 15, 17, 0), "due_soon"),
