@@ -14,13 +14,14 @@ from html import unescape
 
 import pytest
 
-from feedback.dashboard import routes as dashboard_routes
 from feedback.dashboard import stats
 from feedback.dashboard.periods import Period, half_year
 from feedback.extensions import db
 from feedback.models import Agency, Case, CaseEvent, Procedure, Rating, User
 
-NOW = datetime(2026, 3, 20, 3, 0, tzinfo=UTC)  # Friday 10:00 local
+from .helpers import FROZEN_NOW
+
+NOW = FROZEN_NOW  # Friday 10:00 local, also the pages' "now" under the frozen_now fixture
 MARCH = Period("custom", datetime(2026, 3, 1).date(), datetime(2026, 3, 31).date())
 MARCH_ARGS = "period=custom&from=2026-03-01&to=2026-03-31"
 
@@ -138,13 +139,6 @@ def build_march(make) -> March:
 @pytest.fixture
 def march(make) -> March:
     return build_march(make)
-
-
-@pytest.fixture
-def frozen_now(monkeypatch):
-    """Pages see the same "now" as the hand count."""
-    monkeypatch.setattr(dashboard_routes, "utcnow", lambda: NOW)
-    return NOW
 
 
 # The figures -----------------------------------------------------------------------

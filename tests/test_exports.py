@@ -17,7 +17,7 @@ from feedback.dashboard import exports
 from feedback.extensions import db
 from feedback.models import AuditLog, Role
 
-from .test_dashboard import MARCH_ARGS, build_march, frozen_now, utc  # noqa: F401  (fixture)
+from .test_dashboard import MARCH_ARGS, build_march, utc
 
 CONTACTS = ("0912345678", "an.nguyen@example.vn", "12 Lạch Tray, Ngô Quyền, Hải Phòng", "Nguyễn Văn An")
 
