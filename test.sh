@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite.
 #
-# Always: the suite on SQLite. When the machine has them: a throw-away
-# PostgreSQL cluster (the suite runs again against it), a Redis server and
-# Chromium for the browser tests. What is missing is skipped and said so at
+# Always: ruff and mypy (settings in pyproject.toml), then the suite on
+# SQLite. When the machine has them: a throw-away PostgreSQL cluster (the
+# suite runs again against it), a Redis server and Chromium for the browser
+# tests. What is missing is skipped and said so at
 # the end; with FEEDBACK_STRICT=1 (CI) a missing service fails its tests.
+# A lint or type error fails the run, but the suite still runs so that every
+# failure is seen at once.
 # Extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv || exit 1
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt || exit 1
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt || exit 1
 .venv/bin/pybabel compile -d feedback/translations >/dev/null 2>&1 || exit 1
+
+echo "=== Lint: ruff check and mypy ==="
+lint=passed
+.venv/bin/ruff check . || lint=failed
+.venv/bin/mypy || lint=failed
 
 STATE=$(mktemp -d /tmp/feedback-test.XXXXXX)
 chmod 755 "$STATE"
@@ -86,6 +94,7 @@ run_suite() {
 EXTRA=("$@")
 [ ${#EXTRA[@]} -eq 0 ] && EXTRA=(tests)
 status=0
+[ "$lint" = passed ] || status=1
 run_suite "SQLite" env -u DATABASE_URL || status=1
 if [ -n "$PG_URL" ]; then
   run_suite "PostgreSQL" env DATABASE_URL="$PG_URL" || status=1
@@ -94,6 +103,11 @@ elif [ "${FEEDBACK_STRICT:-0}" = 1 ]; then
 fi
 
 echo
+if [ "$lint" = passed ]; then
+  echo "Lint passed: ruff check and mypy found nothing."
+else
+  echo "Lint failed: see the ruff and mypy output before the test suite."
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Skipped because a service is missing on this machine:"
   for m in "${missing[@]}"; do echo "  - $m"; done

@@ -7,6 +7,7 @@ a failure (CI sets it).
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event
@@ -15,7 +16,7 @@ from config import TestConfig
 from feedback import create_app
 from feedback.extensions import db
 
-from .helpers import Factory
+from .helpers import FROZEN_NOW, Factory
 
 STRICT = os.environ.get("FEEDBACK_STRICT") == "1"
 
@@ -78,6 +79,52 @@ def make(app) -> Factory:
     return Factory()
 
 
+@pytest.fixture
+def world(request, make) -> SimpleNamespace:
+    """The city in small: the receiving desk (``desk_agency``), the justice
+    department (``justice``, its category ``Hộ tịch``) and health (``health``),
+    with their staff, each with a fixed e-mail address:
+
+    - ``desk`` desk@hp.vn; ``supervisor`` supervisor@hp.vn;
+    - justice: ``officer`` officer@hp.vn, ``colleague`` officer2@hp.vn, ``lead`` lead@hp.vn;
+    - health: ``other_officer`` officer.yt@hp.vn, ``other_lead`` lead.yt@hp.vn.
+
+    Staff are ``User`` rows; in a module marked ``pytest.mark.world_actors`` they
+    are workflow ``Actor``s instead, and ``citizen`` is the citizen's Actor.
+    """
+    desk_agency = make.desk_agency()
+    justice = make.agency(code="SO-TP", name="Sở Tư pháp")
+    health = make.agency(code="SO-YT", name="Sở Y tế")
+    staff = {
+        "desk": make.user("desk", agency=desk_agency, email="desk@hp.vn"),
+        "officer": make.user("officer", agency=justice, email="officer@hp.vn"),
+        "colleague": make.user("officer", agency=justice, email="officer2@hp.vn"),
+        "lead": make.user("lead", agency=justice, email="lead@hp.vn"),
+        "other_officer": make.user("officer", agency=health, email="officer.yt@hp.vn"),
+        "other_lead": make.user("lead", agency=health, email="lead.yt@hp.vn"),
+        "supervisor": make.user("supervisor", email="supervisor@hp.vn"),
+    }
+    if request.node.get_closest_marker("world_actors"):
+        from feedback.workflow import Actor
+
+        staff = {name: Actor(user) for name, user in staff.items()}
+        staff["citizen"] = Actor.citizen()
+    return SimpleNamespace(
+        desk_agency=desk_agency, justice=justice, health=health,
+        category=make.category(agency=justice, code="HO-TICH", name="Hộ tịch"),
+        **staff,
+    )
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """The dashboard's pages see the same "now" as the tests' hand counts."""
+    from feedback.dashboard import routes as dashboard_routes
+
+    monkeypatch.setattr(dashboard_routes, "utcnow", lambda: FROZEN_NOW)
+    return FROZEN_NOW
+
+
 class AuthActions:
     def __init__(self, client):
         self.client = client
@@ -114,11 +161,6 @@ def count_queries(app):
             event.remove(db.engine, "before_cursor_execute", before)
 
     return counting
-
-
-def pytest_configure(config):
-    for marker in ("postgres: needs PostgreSQL", "redis: needs a Redis server", "browser: needs Chromium"):
-        config.addinivalue_line("markers", marker)
 
 
 def pytest_sessionstart(session):

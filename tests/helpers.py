@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedback.extensions import db
 from feedback.models import Agency, Case, Category, Role, User
 
 _seq = itertools.count(1)
+
+# The instant the dashboard tests freeze "now" at (the ``frozen_now`` fixture).
+FROZEN_NOW = datetime(2026, 3, 20, 3, 0, tzinfo=UTC)  # Friday 10:00 local
 
 
 class Factory:
@@ -64,7 +67,7 @@ class Factory:
             category_id=category.id,
             agency_id=(agency or self.desk_agency()).id,
             status=status,
-            received_at=kw.pop("received_at", datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)),
+            received_at=kw.pop("received_at", datetime(2026, 1, 5, 3, 0, tzinfo=UTC)),
             **kw,
         )
         db.session.add(case)
@@ -94,21 +97,30 @@ def online_form(category: Category, **overrides) -> dict:
     return data
 
 
-def submitted_case(make: Factory, category: Category | None = None, **kw):
-    """A case submitted online through the workflow: returns (case, token)."""
+def submit(category: Category, at: datetime | None = None, **kw) -> tuple[Case, str]:
+    """A case an individual submits in ``category`` through the workflow (at
+    ``at``, now by default), committed: returns (case, private-link token).
+    Keyword arguments override the ``Submission`` fields."""
     from feedback.workflow import Submission, submit_case
 
-    make.desk_agency()
-    category = category or make.category()
     values = dict(type="report", sender_kind="individual", sender_name="Nguyễn Văn An",
-                  sender_address="12 Lạch Tray, Ngô Quyền", sender_phone="0912345678",
-                  sender_email="an.nguyen@example.vn", title="Thủ tục đất đai kéo dài",
-                  content="Hồ sơ đăng ký biến động đất đai nộp đã 30 ngày vẫn chưa có kết quả.",
-                  category_id=category.id)
+                  sender_address="12 Lạch Tray, Hải Phòng", sender_phone="0912345678",
+                  sender_email="an@example.vn", title="Đăng ký khai sinh chậm",
+                  content="Hồ sơ khai sinh nộp đã lâu chưa có kết quả.", category_id=category.id)
     values.update(kw)
-    case, token = submit_case(Submission(**values))
+    case, token = submit_case(Submission(**values), now=at)
     db.session.commit()
     return case, token
+
+
+def submitted_case(make: Factory, category: Category | None = None, **kw):
+    """A land case submitted online, creating the desk and a category if needed: (case, token)."""
+    make.desk_agency()
+    values = dict(sender_address="12 Lạch Tray, Ngô Quyền", sender_email="an.nguyen@example.vn",
+                  title="Thủ tục đất đai kéo dài",
+                  content="Hồ sơ đăng ký biến động đất đai nộp đã 30 ngày vẫn chưa có kết quả.")
+    values.update(kw)
+    return submit(category or make.category(), **values)
 
 
 def published_case(make: Factory, title: str, content: str = "Nội dung đã ẩn thông tin cá nhân.",
@@ -116,7 +128,7 @@ def published_case(make: Factory, title: str, content: str = "Nội dung đã �
     """An answered case already published, as the desk leaves it."""
     from feedback.text import fold
 
-    published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=timezone.utc))
+    published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
     return make.case(status="responded", published=True, publish_consent=True, public_title=title,
                      public_content=content, answer=answer, outcome="explained",
                      answered_at=published_at, published_at=published_at,

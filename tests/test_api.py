@@ -339,7 +339,7 @@ def test_the_code_alone_shows_the_public_view_without_personal_data(client, city
     response = client.get(f"/api/v1/cases/{case.code}")
     assert response.status_code == 200
     body = response.get_json()
-    assert COMMON <= set(body) and body["view"] == "public" and "version" not in body
+    assert set(body) >= COMMON and body["view"] == "public" and "version" not in body
     assert body["status"] == "submitted" and body["published_answer"] is None
     text = response.get_data(as_text=True)
     for private in ("Nguyễn Văn An", "0912345678", "an.nguyen@example.vn", "Lạch Tray", "đất đai kéo dài"):
@@ -638,9 +638,9 @@ def test_a_supervisor_gets_the_headline_figures_and_one_row_per_agency(client, c
     response = client.get("/api/v1/stats", headers=bearer(city.tokens.supervisor))
     assert response.status_code == 200
     body = response.get_json()
-    assert FIGURE_KEYS <= set(body) and body["received"] == 2 and body["open"] == 2
+    assert set(body) >= FIGURE_KEYS and body["received"] == 2 and body["open"] == 2
     rows = {row["agency"]: row for row in body["by_agency"]}
-    assert FIGURE_KEYS <= set(rows["SO-NNMT"]) and rows["SO-NNMT"]["received"] == 1
+    assert set(rows["SO-NNMT"]) >= FIGURE_KEYS and rows["SO-NNMT"]["received"] == 1
 
 
 def test_a_supervisor_narrows_the_figures_to_one_agency(client, city):

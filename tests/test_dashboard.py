@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
@@ -20,13 +20,15 @@ from feedback.reporting.periods import Period, half_year
 from feedback.extensions import db
 from feedback.models import Agency, Case, CaseEvent, Procedure, Rating, User
 
-NOW = datetime(2026, 3, 20, 3, 0, tzinfo=timezone.utc)  # Friday 10:00 local
+from .helpers import FROZEN_NOW
+
+NOW = FROZEN_NOW  # Friday 10:00 local, also the pages' "now" under the frozen_now fixture
 MARCH = Period("custom", datetime(2026, 3, 1).date(), datetime(2026, 3, 31).date())
 MARCH_ARGS = "period=custom&from=2026-03-01&to=2026-03-31"
 
 
 def utc(month: int, day: int, hour: int = 3, minute: int = 0, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @dataclass
@@ -138,13 +140,6 @@ def build_march(make) -> March:
 @pytest.fixture
 def march(make) -> March:
     return build_march(make)
-
-
-@pytest.fixture
-def frozen_now(monkeypatch):
-    """Pages see the same "now" as the hand count."""
-    monkeypatch.setattr(dashboard_routes, "utcnow", lambda: NOW)
-    return NOW
 
 
 # The figures -----------------------------------------------------------------------
@@ -306,10 +301,10 @@ def test_every_number_in_the_agency_table_links_to_that_many_cases(client, auth,
     html = client.get(f"/dashboard/?{MARCH_ARGS}").get_data(as_text=True)
     rows = {r["agency_name"]: r for r in stats.by_agency(march.supervisor, MARCH.start, MARCH.end, now=NOW)}
     for name in ("Sở Tư pháp", "Sở Y tế", "Văn phòng UBND thành phố"):
-        links = dict((figure, unescape(href)) for href, figure in
-                     re.findall(r'<a href="([^"]+)" data-figure="(\w+)">', agency_row(html, name)))
+        links = {figure: unescape(href) for href, figure in
+                 re.findall(r'<a href="([^"]+)" data-figure="(\w+)">', agency_row(html, name))}
 
-        def listed(figure):
+        def listed(figure, links=links):
             page = text_of(client.get(links[figure]).get_data(as_text=True))
             return int(re.search(r"(\d+) hồ sơ", page).group(1))
 
@@ -341,7 +336,9 @@ def test_bad_dates_show_a_clear_message_and_fall_back_to_this_month(client, auth
     assert response.status_code == 200
     assert "Từ ngày không hợp lệ: “2026-02-30”" in page and "Đang hiển thị tháng này" in page
     assert "Kỳ báo cáo: 01/03/2026 – 31/03/2026" in page  # this month, at the frozen "now"
-    reversed_page = text_of(client.get("/dashboard/?period=custom&from=2026-03-31&to=2026-03-01").get_data(as_text=True))
+    reversed_page = text_of(
+        client.get("/dashboard/?period=custom&from=2026-03-31&to=2026-03-01").get_data(as_text=True)
+    )
     assert "“Từ ngày” phải trước hoặc bằng “Đến ngày”" in reversed_page
 
 

@@ -17,7 +17,7 @@ from feedback.dashboard import exports
 from feedback.extensions import db
 from feedback.models import AuditLog, Role
 
-from .test_dashboard import MARCH_ARGS, build_march, frozen_now, utc  # noqa: F401  (fixture)
+from .test_dashboard import MARCH_ARGS, build_march, utc
 
 CONTACTS = ("0912345678", "an.nguyen@example.vn", "12 Lạch Tray, Ngô Quyền, Hải Phòng", "Nguyễn Văn An")
 
@@ -95,11 +95,13 @@ def test_the_desk_gets_contact_details_only_when_asking(client, auth, march, fro
     assert "Điện thoại" not in plain[0] and "0912345678" not in str(plain)
     header, *rows = read_csv(client.get("/dashboard/export/overdue.csv?contacts=1"))
     assert header[-6:] == ["Người gửi", "Điện thoại", "Thư điện tử", "Địa chỉ", "Số định danh cá nhân", "Mã số thuế"]
-    assert rows[0][-6:-2] == ["Nguyễn Văn An", "0912345678", "an.nguyen@example.vn", "12 Lạch Tray, Ngô Quyền, Hải Phòng"]
+    assert rows[0][-6:-2] == [
+        "Nguyễn Văn An", "0912345678", "an.nguyen@example.vn", "12 Lạch Tray, Ngô Quyền, Hải Phòng",
+    ]
 
 
 def test_the_contact_rule_is_defined_once():
-    assert exports.CONTACT_EXPORT_ROLES == {Role.desk, Role.admin}
+    assert {Role.desk, Role.admin} == exports.CONTACT_EXPORT_ROLES
 
 
 def test_exports_are_audited_with_whether_they_carried_contacts(client, auth, march, frozen_now):
@@ -124,7 +126,7 @@ def test_the_by_agency_export_has_the_tables_figures(client, auth, march, frozen
     auth.login(march.supervisor)
     header, *rows = read_xlsx(client.get(f"/dashboard/export/agencies.xlsx?{MARCH_ARGS}"))
     assert header[:3] == ["Mã cơ quan", "Cơ quan", "Tiếp nhận"]
-    by_code = {r[0]: dict(zip(header, r)) for r in rows}
+    by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
     assert list(by_code) == ["SO-TP", "SO-YT", "VP-UBND", "SO-XD"]  # worst on-time first
     justice = by_code["SO-TP"]
     assert justice["Cơ quan"] == "Sở Tư pháp"
@@ -141,7 +143,7 @@ def test_a_citizens_text_never_becomes_a_spreadsheet_formula(client, auth, make,
               code="PAKN.TEST.F1", title='=HYPERLINK("http://evil.example","Bấm vào đây")')
     auth.login(march.supervisor)
     rows = read_csv(client.get("/dashboard/export/overdue.csv"))
-    assert ["'=HYPERLINK(\"http://evil.example\",\"Bấm vào đây\")"] == [r[3] for r in rows if r[0] == "PAKN.TEST.F1"]
+    assert [r[3] for r in rows if r[0] == "PAKN.TEST.F1"] == ["'=HYPERLINK(\"http://evil.example\",\"Bấm vào đây\")"]
     workbook = load_workbook(io.BytesIO(client.get("/dashboard/export/overdue.xlsx").get_data()))
     cell = next(row[3] for row in workbook.active.iter_rows() if row[0].value == "PAKN.TEST.F1")
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")

@@ -98,7 +98,9 @@ def test_login_and_logout(client, make, auth):
 
 def test_login_ignores_an_offsite_next(client, make):
     user = make.user(role="desk")
-    response = client.post("/auth/login?next=https://evil.example/", data={"email": user.email, "password": make.PASSWORD})
+    response = client.post(
+        "/auth/login?next=https://evil.example/", data={"email": user.email, "password": make.PASSWORD}
+    )
     assert response.headers["Location"] == "/staff/"
 
 

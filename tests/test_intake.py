@@ -203,7 +203,9 @@ def test_vietnamese_phone_numbers_are_accepted_in_their_usual_shapes(typed, stor
     assert normalise_phone(typed) == stored
 
 
-@pytest.mark.parametrize("typed", ["12345", "0123456789", "091234567", "09123456789", "+1 202 555 0100", "số điện thoại"])
+@pytest.mark.parametrize(
+    "typed", ["12345", "0123456789", "091234567", "09123456789", "+1 202 555 0100", "số điện thoại"]
+)
 def test_what_is_not_a_vietnamese_phone_number_is_refused(typed):
     assert normalise_phone(typed) is None
 

@@ -9,13 +9,13 @@ import jsonschema_rs
 import pytest
 from sqlalchemy import select
 
-from feedback import workflow as wf
 from feedback.actions import ACTIONS
 from feedback.api.openapi import document
 from feedback.extensions import db
 from feedback.models import Case
 
 from .api_support import bearer, case_token, issue_token, submission
+from .helpers import submit
 
 
 @pytest.fixture
@@ -81,27 +81,15 @@ def test_schemathesis_can_load_the_document(spec):
     assert {(op.path, op.method.upper()) for op in operations} == documented_operations(spec)
 
 
-@pytest.fixture
-def world(make):
-    desk = make.desk_agency()
-    land = make.agency(code="SO-NNMT", name="Sở Nông nghiệp và Môi trường")
-    category = make.category(agency=land, code="DAT-DAI", name="Đất đai")
-    return {
-        "category": category,
-        "desk": issue_token(make.user("desk", agency=desk)),
-        "officer": issue_token(make.user("officer", agency=land)),
-        "supervisor": issue_token(make.user("supervisor")),
-    }
-
-
 def test_real_answers_validate_against_their_documented_schemas(client, spec, world):
+    tokens = {name: issue_token(getattr(world, name)) for name in ("desk", "officer", "supervisor")}
     check = lambda path, method, response: assert_matches(spec, path, method, response)  # noqa: E731
     check("/agencies", "get", client.get("/api/v1/agencies"))
     check("/categories", "get", client.get("/api/v1/categories"))
     check("/procedures", "get", client.get("/api/v1/procedures?q=dat"))
     check("/procedures", "get", client.get("/api/v1/procedures?page=0"))
 
-    created = client.post("/api/v1/cases", json=submission(world["category"]))
+    created = client.post("/api/v1/cases", json=submission(world.category))
     check("/cases", "post", created)
     check("/cases", "post", client.post("/api/v1/cases", json={"type": "report"}))
     check("/cases", "post", client.post("/api/v1/cases", data="{", content_type="application/json"))
@@ -109,24 +97,25 @@ def test_real_answers_validate_against_their_documented_schemas(client, spec, wo
 
     check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}"))
     check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}", headers=case_token(token)))
-    check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}", headers=bearer(world["desk"])))
+    check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}", headers=bearer(tokens["desk"])))
     check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}", headers=case_token("wrong")))
     check("/cases/{code}", "get", client.get("/api/v1/cases/PAKN.X"))
-    check("/cases", "get", client.get("/api/v1/cases", headers=bearer(world["supervisor"])))
+    check("/cases", "get", client.get("/api/v1/cases", headers=bearer(tokens["supervisor"])))
     check("/cases", "get", client.get("/api/v1/cases"))
 
     transitions = f"/api/v1/cases/{code}/transitions"
-    assigned = client.post(transitions, json={"action": "assign", "version": 1, "agency": "SO-NNMT"},
-                           headers=bearer(world["desk"]))
+    assigned = client.post(transitions, json={"action": "assign", "version": 1, "agency": world.justice.code},
+                           headers=bearer(tokens["desk"]))
     check("/cases/{code}/transitions", "post", assigned)
     check("/cases/{code}/transitions", "post", client.post(
-        transitions, json={"action": "assign", "version": 1, "agency": "SO-NNMT"}, headers=bearer(world["desk"])))
+        transitions, json={"action": "assign", "version": 1, "agency": world.justice.code},
+        headers=bearer(tokens["desk"])))
     check("/cases/{code}/transitions", "post", client.post(
-        transitions, json={"action": "reject", "version": 2}, headers=bearer(world["desk"])))
-    accepted = client.post(transitions, json={"action": "accept", "version": 2}, headers=bearer(world["officer"]))
+        transitions, json={"action": "reject", "version": 2}, headers=bearer(tokens["desk"])))
+    accepted = client.post(transitions, json={"action": "accept", "version": 2}, headers=bearer(tokens["officer"]))
     check("/cases/{code}/transitions", "post", accepted)
     answered = client.post(transitions, json={"action": "answer", "version": 3, "outcome": "explained",
-                                              "answer": "Đã hướng dẫn."}, headers=bearer(world["officer"]))
+                                              "answer": "Đã hướng dẫn."}, headers=bearer(tokens["officer"]))
     check("/cases/{code}/transitions", "post", answered)
 
     rating = f"/api/v1/cases/{code}/rating"
@@ -135,10 +124,10 @@ def test_real_answers_validate_against_their_documented_schemas(client, spec, wo
     check("/cases/{code}/rating", "post", client.post(rating, json={"level": 4, "resolved": "yes"},
                                                       headers=case_token(token)))
     check("/cases/{code}/rating", "post", client.post(rating, json={"level": 0}, headers=case_token(token)))
-    check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}", headers=bearer(world["officer"])))
+    check("/cases/{code}", "get", client.get(f"/api/v1/cases/{code}", headers=bearer(tokens["officer"])))
 
-    check("/stats", "get", client.get("/api/v1/stats", headers=bearer(world["supervisor"])))
-    check("/stats", "get", client.get("/api/v1/stats", headers=bearer(world["officer"])))
+    check("/stats", "get", client.get("/api/v1/stats", headers=bearer(tokens["supervisor"])))
+    check("/stats", "get", client.get("/api/v1/stats", headers=bearer(tokens["officer"])))
 
 
 def test_the_published_answer_in_the_public_view_validates(client, spec, make):
@@ -149,16 +138,14 @@ def test_the_published_answer_in_the_public_view_validates(client, spec, make):
 
 
 def test_a_staff_view_with_an_extension_and_a_draft_validates(client, spec, world, make):
-    case, _ = wf.submit_case(wf.Submission(
-        type="report", sender_kind="individual", sender_name="Lê Văn Cường", sender_address="Kiến An",
-        sender_phone="0912345678", sender_email="cuong@example.vn", title="Chậm trả kết quả",
-        content="Hồ sơ đã quá hạn nhiều ngày.", category_id=world["category"].id))
-    db.session.commit()
-    body = client.get(f"/api/v1/cases/{case.code}", headers=bearer(world["desk"])).get_json()
+    case, _ = submit(world.category, sender_name="Lê Văn Cường", sender_address="Kiến An",
+                     sender_email="cuong@example.vn", title="Chậm trả kết quả", content="Hồ sơ đã quá hạn nhiều ngày.")
+    desk = issue_token(world.desk)
+    body = client.get(f"/api/v1/cases/{case.code}", headers=bearer(desk)).get_json()
     assert body["view"] == "staff"
     case = db.session.execute(select(Case).where(Case.code == case.code)).scalar_one()
     case.extension_status, case.extension_requested_days, case.extension_reason = "requested", 5, "Cần xác minh"
     case.draft_answer, case.draft_outcome = "Dự thảo", "explained"
     db.session.commit()
     assert_matches(spec, "/cases/{code}", "get", client.get(f"/api/v1/cases/{case.code}",
-                                                           headers=bearer(world["desk"])))
+                                                           headers=bearer(desk)))

@@ -1,7 +1,7 @@
 """Satisfaction ratings, review requests and closing the loop (DESIGN.md section 6)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -39,7 +39,9 @@ def rating_count() -> int:
 
 
 def event_count(case) -> int:
-    return db.session.execute(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)).scalar_one()
+    return db.session.execute(
+        select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)
+    ).scalar_one()
 
 
 def test_the_answer_sends_a_rating_link_that_opens_the_form(client, answered):
@@ -186,7 +188,6 @@ def test_the_private_case_page_shows_the_same_rating_form(client, make):
 
 def test_satisfaction_rate_per_agency_from_ratings_given_through_the_rating_page(make):
     """Justice: levels 5, 4, 2 → 2 of 3 satisfied; Health: 3 → 0 of 1."""
-    from datetime import timezone
 
     from feedback.reporting.stats import by_agency
 
@@ -205,7 +206,7 @@ def test_satisfaction_rate_per_agency_from_ratings_given_through_the_rating_page
         wf.submit_answer(case, officer, "explained", "Trả lời")
         ratings.rate_case(case, level, "yes" if level >= 4 else "partly")
     db.session.commit()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = {row["agency_code"]: row for row in by_agency(supervisor, now - timedelta(days=1), now + timedelta(days=1))}
     assert rows["SO-TP"]["ratings"] == 3 and rows["SO-TP"]["satisfaction_rate"] == pytest.approx(2 / 3)
     assert rows["SO-YT"]["ratings"] == 1 and rows["SO-YT"]["satisfaction_rate"] == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time as time_module
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from redis import Redis
@@ -21,40 +20,14 @@ from feedback.models import Case, Notification, ReminderDelivery
 from feedback.reminders import file_digests, reminder_steps, scan
 from feedback.workflow import Actor
 
-from .helpers import local
-
-
-@pytest.fixture
-def world(make):
-    desk_agency = make.desk_agency()
-    justice = make.agency(code="SO-TP", name="Sở Tư pháp")
-    health = make.agency(code="SO-YT", name="Sở Y tế")
-    category = make.category(agency=justice, code="HO-TICH", name="Hộ tịch")
-    return SimpleNamespace(
-        justice=justice, health=health, category=category,
-        desk=make.user("desk", agency=desk_agency, email="desk@hp.vn"),
-        officer=make.user("officer", agency=justice, email="officer@hp.vn"),
-        other_officer=make.user("officer", agency=justice, email="officer2@hp.vn"),
-        lead=make.user("lead", agency=justice, email="lead@hp.vn"),
-        health_lead=make.user("lead", agency=health, email="lead.yt@hp.vn"),
-        supervisor=make.user("supervisor", email="supervisor@hp.vn"),
-    )
-
-
-def submit(world, at) -> Case:
-    case, _token = wf.submit_case(wf.Submission(
-        type="report", sender_kind="individual", sender_name="Nguyễn Văn An", sender_address="Hải Phòng",
-        sender_phone="0912345678", sender_email="an@example.vn", title="Đăng ký khai sinh chậm",
-        content="Hồ sơ khai sinh nộp đã lâu chưa có kết quả.", category_id=world.category.id), now=at)
-    db.session.commit()
-    return case
+from .helpers import local, submit
 
 
 def taken_by_officer(world, received=None) -> Case:
     """Received Monday 1 March 2027, assigned to the justice department the same
     morning and taken by its officer: the answer is due Monday 15 March, 17:00."""
     received = received or local(2027, 3, 1, 9)
-    case = submit(world, received)
+    case, _ = submit(world.category, received)
     wf.assign_case(case, Actor(world.desk), world.justice, now=received + timedelta(hours=1))
     wf.accept_case(case, Actor(world.officer), now=received + timedelta(hours=2))
     db.session.commit()
@@ -115,7 +88,7 @@ def test_a_case_walks_to_overdue_and_escalation_with_each_reminder_once(world, m
 
 
 def test_until_an_officer_takes_it_every_officer_of_the_agency_is_reminded(world, mailbox):
-    case = submit(world, local(2027, 3, 1, 9))
+    case, _ = submit(world.category, local(2027, 3, 1, 9))
     wf.assign_case(case, Actor(world.desk), world.justice, now=local(2027, 3, 1, 10))
     db.session.commit()
 
@@ -125,7 +98,7 @@ def test_until_an_officer_takes_it_every_officer_of_the_agency_is_reminded(world
 
 
 def test_an_unclassified_case_reminds_the_desk_then_escalates_to_supervisors(world, mailbox):
-    case = submit(world, local(2027, 3, 1, 9))
+    case, _ = submit(world.category, local(2027, 3, 1, 9))
     assert case.classify_due == local(2027, 3, 8, 17, 0)
 
     scan(now=local(2027, 3, 4, 9))
@@ -160,7 +133,8 @@ def test_an_extended_deadline_gets_reminders_of_its_own(world, mailbox):
     scan(now=local(2027, 3, 22, 8))
 
     deadlines = db.session.execute(
-        select(ReminderDelivery.deadline_at, ReminderDelivery.step).where(ReminderDelivery.recipient_id == world.officer.id)
+        select(ReminderDelivery.deadline_at, ReminderDelivery.step)
+        .where(ReminderDelivery.recipient_id == world.officer.id)
         .order_by(ReminderDelivery.id)).all()
     assert [(at.astimezone(OFFICE_TZ), step) for at, step in deadlines] == [
         (local(2027, 3, 15, 17, 0), "due_soon"),

@@ -1,7 +1,7 @@
 """Security review: each test proves one privacy or security bug stays fixed."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -87,7 +87,7 @@ def test_publishing_does_not_make_the_sender_searchable(client, make, auth):
 
     case = make.case(status="responded", publish_consent=True, outcome="explained",
                      answer=f"Kính gửi ông {SENDER}: Sở đã chỉ đạo rút ngắn thời gian.",
-                     answered_at=datetime(2026, 2, 2, 3, 0, tzinfo=timezone.utc))
+                     answered_at=datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
     desk = make.user(role="desk")
     publish_case(case, Actor(desk), "Cấp phép chậm", "Người gửi phản ánh việc cấp phép chậm.")
     db.session.commit()

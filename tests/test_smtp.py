@@ -9,10 +9,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from feedback import workflow as wf
 from feedback.extensions import db
 from feedback.jobs import deliver, sweep
 from feedback.models import Notification
+
+from .helpers import submit
 
 
 class RecordingServer:
@@ -75,15 +76,6 @@ def category(make):
     return make.category()
 
 
-def submit(category, email="an@example.vn"):
-    case, _ = wf.submit_case(wf.Submission(
-        type="report", sender_kind="individual", sender_name="Nguyễn Văn An", sender_address="Hải Phòng",
-        sender_phone="0912345678", sender_email=email, title="Đăng ký khai sinh chậm",
-        content="Hồ sơ khai sinh nộp đã lâu chưa có kết quả.", category_id=category.id))
-    db.session.commit()
-    return case
-
-
 def receipt(case) -> Notification:
     return db.session.execute(
         select(Notification).where(Notification.case_id == case.id, Notification.template == "receipt")
@@ -91,7 +83,7 @@ def receipt(case) -> Notification:
 
 
 def test_a_refused_connection_is_retried_and_delivered_once_the_server_is_back(smtp, category):
-    case = submit(category)                      # first attempt: nothing listens
+    case, _ = submit(category)                      # first attempt: nothing listens
     row = receipt(case)
     assert (row.status, row.attempts) == ("pending", 1)
     assert "unreachable" in row.last_error
@@ -119,13 +111,13 @@ def test_a_recipient_refused_with_5xx_fails_for_good_and_others_still_get_mail(s
     smtp.start()
     smtp.handler.refuse["gone@example.vn"] = "550 5.1.1 <gone@example.vn>: mailbox unavailable"
 
-    refused = receipt(submit(category, email="gone@example.vn"))
+    refused = receipt(submit(category, sender_email="gone@example.vn")[0])
     assert (refused.status, refused.attempts) == ("failed", 1)
     assert refused.last_error.startswith("permanent: recipient refused: 550 5.1.1")
     sweep(now=refused.created_at.replace(year=refused.created_at.year + 1))
     assert receipt(refused.case).attempts == 1
 
-    delivered = receipt(submit(category))
+    delivered = receipt(submit(category)[0])
     assert delivered.status == "sent"
     assert [m["To"] for m in smtp.handler.messages] == ["an@example.vn"]
 
@@ -133,7 +125,7 @@ def test_a_recipient_refused_with_5xx_fails_for_good_and_others_still_get_mail(s
 def test_a_recipient_refused_with_4xx_is_tried_again(smtp, category):
     smtp.start()
     smtp.handler.refuse["busy@example.vn"] = "451 4.3.0 try again later"
-    row = receipt(submit(category, email="busy@example.vn"))
+    row = receipt(submit(category, sender_email="busy@example.vn")[0])
     assert (row.status, row.attempts) == ("pending", 1)
 
     del smtp.handler.refuse["busy@example.vn"]

@@ -1,7 +1,7 @@
 """Staff pages: the desk queue, the agency inbox, the case page and its actions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -43,8 +43,8 @@ def act(client, case, action, **fields):
 
 
 def test_desk_queue_lists_new_cases_oldest_first_with_their_classify_deadline(client, auth, setup):
-    older = new_case(setup, "Cũ hơn", at=datetime(2026, 3, 2, 2, tzinfo=timezone.utc))
-    newer = new_case(setup, "Mới hơn", at=datetime(2026, 3, 3, 2, tzinfo=timezone.utc))
+    older = new_case(setup, "Cũ hơn", at=datetime(2026, 3, 2, 2, tzinfo=UTC))
+    newer = new_case(setup, "Mới hơn", at=datetime(2026, 3, 3, 2, tzinfo=UTC))
     auth.login(setup["desk"])
     html = client.get("/staff/desk").get_data(as_text=True)
     assert html.index(older.code) < html.index(newer.code)
@@ -138,7 +138,7 @@ def test_inbox_is_sorted_by_next_due_and_filters_overdue(client, auth, setup):
     late = new_case(setup, "Sắp quá hạn")
     early = new_case(setup, "Còn lâu")
     desk = Actor(setup["desk"])
-    wf.assign_case(late, desk, setup["justice"], now=datetime(2026, 1, 5, 2, tzinfo=timezone.utc))
+    wf.assign_case(late, desk, setup["justice"], now=datetime(2026, 1, 5, 2, tzinfo=UTC))
     wf.assign_case(early, desk, setup["justice"])
     db.session.commit()
     auth.login(setup["officer"])
@@ -161,7 +161,7 @@ def test_desk_records_a_case_received_by_phone_with_the_real_date(client, auth, 
     case = db.session.execute(select(Case).where(Case.sender_name == "Lê Thị Bình")).scalar_one()
     assert case.channel == "phone" and case.code.startswith("PAKN.20260306.")
     # Friday 6 March 18:30 → effective Monday 9 March → due Monday 16 March 17:00 (10:00 UTC).
-    assert case.classify_due == datetime(2026, 3, 16, 10, tzinfo=timezone.utc)
+    assert case.classify_due == datetime(2026, 3, 16, 10, tzinfo=UTC)
     assert case.sender_email == ""
 
 

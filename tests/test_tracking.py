@@ -1,7 +1,7 @@
 """Following a case: lookup by code, the private link and its actions, a new
 link by e-mail, attachments as downloads, published answers, rate limits."""
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -131,12 +131,12 @@ def test_a_revoked_token_shows_nothing(client, make, department):
 
 def test_the_deadline_is_counted_down_in_working_days(make, department):
     case, _token = submitted_case(make, category=make.category(agency=department),
-                                  received_at=datetime(2026, 3, 6, 3, 0, tzinfo=timezone.utc))
-    friday = datetime(2026, 3, 6, 3, 0, tzinfo=timezone.utc)
+                                  received_at=datetime(2026, 3, 6, 3, 0, tzinfo=UTC))
+    friday = datetime(2026, 3, 6, 3, 0, tzinfo=UTC)
     assert case.classify_due == load_calendar().deadline(friday, 5)
     assert current_deadline(case, now=friday).text == "còn 5 ngày làm việc"
     assert current_deadline(case, now=case.classify_due.replace(hour=2)).text == "hết hạn trong hôm nay"
-    late = current_deadline(case, now=datetime(2026, 3, 17, 3, 0, tzinfo=timezone.utc))
+    late = current_deadline(case, now=datetime(2026, 3, 17, 3, 0, tzinfo=UTC))
     assert late.text == "đã quá hạn 2 ngày làm việc" and late.tone == "overdue"
 
 
@@ -144,7 +144,7 @@ def test_the_answer_and_outcome_are_shown_once_answered(client, make, department
     case, token = submitted_case(make, category=make.category(agency=department))
     case.answer = "Sở đã hoàn tất hồ sơ và trả kết quả ngày 10/3."
     case.outcome = "explained"
-    case.answered_at = datetime(2026, 3, 10, 3, 0, tzinfo=timezone.utc)
+    case.answered_at = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
     db.session.commit()
     page = client.get(f"/c/{token}").get_data(as_text=True)
     assert "Câu trả lời" in page and "Sở đã hoàn tất hồ sơ" in page and "Giải thích, hướng dẫn" in page
@@ -323,7 +323,7 @@ def test_published_answers_filter_by_field_agency_and_year(client, make, departm
     other_agency = make.agency(name="Sở Y tế")
     health = make.category(agency=other_agency, name="Bảo hiểm y tế")
     published_case(make, "Đất đai năm 2025", agency=department,
-                   published_at=datetime(2025, 6, 1, 3, 0, tzinfo=timezone.utc))
+                   published_at=datetime(2025, 6, 1, 3, 0, tzinfo=UTC))
     published_case(make, "Bảo hiểm y tế năm 2026", agency=other_agency, category=health)
 
     def titles(**query):

@@ -3,7 +3,6 @@ on-time results and concurrent changes (DESIGN.md sections 3 and 4)."""
 from __future__ import annotations
 
 from datetime import datetime
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +14,7 @@ from feedback.extensions import db
 from feedback.models import AuditLog, Case, CaseEvent, Notification
 from feedback.workflow import Actor
 
-from .helpers import local
+from .helpers import local, submit
 
 
 def close_of(y, m, d) -> datetime:
@@ -23,39 +22,15 @@ def close_of(y, m, d) -> datetime:
     return datetime(y, m, d, 17, 0, tzinfo=OFFICE_TZ)
 
 
-@pytest.fixture
-def world(make):
-    desk_agency = make.desk_agency()
-    justice = make.agency(code="SO-TP", name="Sở Tư pháp")
-    health = make.agency(code="SO-YT", name="Sở Y tế")
-    category = make.category(agency=justice, code="HO-TICH", name="Hộ tịch")
-    return SimpleNamespace(
-        desk_agency=desk_agency, justice=justice, health=health, category=category,
-        desk=Actor(make.user("desk", agency=desk_agency)),
-        officer=Actor(make.user("officer", agency=justice)),
-        lead=Actor(make.user("lead", agency=justice)),
-        other_officer=Actor(make.user("officer", agency=health)),
-        other_lead=Actor(make.user("lead", agency=health)),
-        supervisor=Actor(make.user("supervisor")),
-        citizen=Actor.citizen(),
-    )
+# Staff in the world fixture are workflow Actors here.
+pytestmark = pytest.mark.world_actors
 
-
-def submit(world, at=None, **kw) -> Case:
-    data = dict(type="report", sender_kind="individual", sender_name="Nguyễn Văn An",
-                sender_address="12 Lạch Tray, Hải Phòng", sender_phone="0912345678",
-                sender_email="an@example.vn", title="Đăng ký khai sinh chậm",
-                content="Hồ sơ khai sinh nộp đã lâu chưa có kết quả.", category_id=world.category.id,
-                publish_consent=True)
-    data.update(kw)
-    case, _token = wf.submit_case(wf.Submission(**data), now=at or local(2026, 3, 2))
-    db.session.commit()
-    return case
+MONDAY = local(2026, 3, 2)  # 09:00, the default submission time
 
 
 def in_progress(world, at=None) -> Case:
     at = at or local(2026, 3, 2)
-    case = submit(world, at=at)
+    case, _ = submit(world.category, at, publish_consent=True)
     wf.assign_case(case, world.desk, world.justice, now=at)
     wf.accept_case(case, world.officer, now=at)
     db.session.commit()
@@ -76,7 +51,7 @@ def templates(case) -> list[str]:
 
 
 def test_a_new_case_sits_with_the_desk_with_a_classify_deadline(world):
-    case = submit(world, at=local(2026, 3, 6, 10))  # Friday 10:00
+    case, _ = submit(world.category, local(2026, 3, 6, 10))  # Friday 10:00
     assert case.status == "submitted"
     assert case.agency_id == world.desk_agency.id
     assert case.proposed_agency_id == world.justice.id  # the category's default
@@ -89,18 +64,18 @@ def test_a_new_case_sits_with_the_desk_with_a_classify_deadline(world):
 
 
 def test_case_codes_count_up_within_a_day(world):
-    first = submit(world, at=local(2026, 3, 2, 8))
-    second = submit(world, at=local(2026, 3, 2, 9))
+    first, _ = submit(world.category, local(2026, 3, 2, 8))
+    second, _ = submit(world.category, local(2026, 3, 2, 9))
     assert first.code == "PAKN.20260302.0001" and second.code == "PAKN.20260302.0002"
 
 
 def test_received_after_hours_counts_from_the_next_working_day(world):
-    case = submit(world, at=local(2026, 3, 6, 18))  # Friday 18:00 → effective Monday 9 March
+    case, _ = submit(world.category, local(2026, 3, 6, 18))  # Friday 18:00 → effective Monday 9 March
     assert case.classify_due == close_of(2026, 3, 16)
 
 
 def test_desk_assigns_to_the_agency_and_the_answer_clock_starts(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice, note="Đúng thẩm quyền", version=case.version,
                    now=local(2026, 3, 3, 10))
     db.session.commit()
@@ -115,7 +90,7 @@ def test_desk_assigns_to_the_agency_and_the_answer_clock_starts(world):
 
 
 def test_a_recommendation_gets_fifteen_working_days(world):
-    case = submit(world, type="recommendation")
+    case, _ = submit(world.category, MONDAY, type="recommendation")
     wf.assign_case(case, world.desk, world.justice, now=local(2026, 3, 2))
     # Monday 2 March + 15 working days = Monday 23 March.
     assert case.answer_due == close_of(2026, 3, 23)
@@ -124,19 +99,19 @@ def test_a_recommendation_gets_fifteen_working_days(world):
 def test_category_policy_overrides_the_default(world):
     world.category.report_answer_days = 3
     db.session.commit()
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice, now=local(2026, 3, 2))
     assert case.answer_due == close_of(2026, 3, 5)
 
 
 def test_classifying_late_is_recorded_against_the_desk(world):
-    case = submit(world, at=local(2026, 3, 2))
+    case, _ = submit(world.category, local(2026, 3, 2))
     wf.assign_case(case, world.desk, world.justice, now=local(2026, 3, 10, 9))
     assert case.classify_on_time is False
 
 
 def test_desk_rejects_with_a_reason(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.reject_case(case, world.desk, "Nội dung là khiếu nại, không thuộc phạm vi.")
     db.session.commit()
     assert case.status == "rejected" and case.classification == "rejected"
@@ -145,7 +120,7 @@ def test_desk_rejects_with_a_reason(world):
 
 
 def test_a_rejection_without_reason_changes_nothing(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     version = case.version
     with pytest.raises(wf.InvalidInput) as err:
         wf.reject_case(case, world.desk, "   ")
@@ -156,7 +131,7 @@ def test_a_rejection_without_reason_changes_nothing(world):
 
 
 def test_desk_merges_a_duplicate(world):
-    original, duplicate = submit(world), submit(world)
+    (original, _), (duplicate, _) = submit(world.category, MONDAY), submit(world.category, MONDAY)
     wf.merge_case(duplicate, world.desk, original.code)
     db.session.commit()
     assert duplicate.status == "merged" and duplicate.merged_into_id == original.id
@@ -165,7 +140,7 @@ def test_desk_merges_a_duplicate(world):
 
 
 def test_agency_returns_a_case_to_the_desk_who_can_assign_it_again(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice)
     wf.return_to_desk(case, world.officer, "Không thuộc thẩm quyền của Sở Tư pháp")
     db.session.commit()
@@ -231,7 +206,7 @@ def test_an_answer_needing_approval_waits_for_the_lead(world):
 def test_a_lead_answers_directly_even_where_approval_is_required(world):
     world.justice.requires_approval = True
     db.session.commit()
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice)
     wf.accept_case(case, world.lead)
     wf.submit_answer(case, world.lead, "explained", "Trả lời của lãnh đạo")
@@ -240,12 +215,12 @@ def test_a_lead_answers_directly_even_where_approval_is_required(world):
 
 def test_lead_names_the_officer_when_accepting(world, make):
     second = make.user("officer", agency=world.justice)
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice)
     wf.accept_case(case, world.lead, officer=second)
     assert case.officer_id == second.id
     with pytest.raises(wf.PermissionDenied):
-        other = submit(world)
+        other, _ = submit(world.category, MONDAY)
         wf.assign_case(other, world.desk, world.justice)
         wf.accept_case(other, world.officer, officer=second)
 
@@ -335,7 +310,7 @@ def test_review_upheld_closes_and_reopened_gets_a_fresh_deadline(world):
 
 
 def test_citizen_withdraws_before_the_answer_but_not_after(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.withdraw_case(case, world.citizen, "Đã được giải quyết")
     assert case.status == "withdrawn" and case.next_due is None
     answered = in_progress(world)
@@ -393,7 +368,7 @@ FORBIDDEN_ROLE = [
 
 @pytest.mark.parametrize("label,attempt", FORBIDDEN_ROLE, ids=[f[0] for f in FORBIDDEN_ROLE])
 def test_wrong_role_is_refused(world, label, attempt):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     with pytest.raises(wf.PermissionDenied):
         attempt(world, case)
 
@@ -408,7 +383,7 @@ FORBIDDEN_AGENCY = [
 
 @pytest.mark.parametrize("label,attempt", FORBIDDEN_AGENCY, ids=[f[0] for f in FORBIDDEN_AGENCY])
 def test_another_agency_cannot_act(world, label, attempt):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice)
     with pytest.raises(wf.PermissionDenied):
         attempt(world, case)
@@ -436,7 +411,7 @@ FORBIDDEN_STATUS = [
 
 @pytest.mark.parametrize("label,attempt", FORBIDDEN_STATUS, ids=[f[0] for f in FORBIDDEN_STATUS])
 def test_wrong_status_is_refused(world, label, attempt):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     with pytest.raises((wf.NotAllowedNow, wf.PermissionDenied)):
         attempt(world, case)
     db.session.rollback()
@@ -445,7 +420,7 @@ def test_wrong_status_is_refused(world, label, attempt):
 
 
 def test_assigning_twice_is_refused(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice)
     with pytest.raises(wf.NotAllowedNow):
         wf.assign_case(case, world.desk, world.health)
@@ -466,7 +441,7 @@ def test_only_the_citizen_provides_information_and_only_a_supervisor_decides(wor
 
 
 def test_each_transition_moves_the_version_by_one(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     assert case.version == 1
     wf.assign_case(case, world.desk, world.justice, version=1)
     db.session.commit()
@@ -474,14 +449,14 @@ def test_each_transition_moves_the_version_by_one(world):
 
 
 def test_a_stale_version_is_refused_with_a_clear_message(world):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     with pytest.raises(wf.StaleCase) as err:
         wf.assign_case(case, world.desk, world.justice, version=case.version - 1 if case.version > 1 else 99)
     assert "tải lại" in str(err.value.message)
 
 
 def test_two_concurrent_updates_one_is_refused(world, app):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     wf.assign_case(case, world.desk, world.justice)
     db.session.commit()
     case_id = case.id
@@ -505,7 +480,7 @@ def test_two_concurrent_updates_one_is_refused(world, app):
 
 
 def test_the_workflow_turns_a_lost_race_into_a_stale_case_error(world, monkeypatch):
-    case = submit(world)
+    case, _ = submit(world.category, MONDAY)
     db.session.commit()
     # Someone else assigns the case between our read and our write.
     with db.engine.begin() as conn:

@@ -199,7 +199,8 @@ def main() -> None:
               f" {r['filed']:>6,} | {repeat.elapsed:>10.2f}s {repeat.statements:>5} {repeat.seconds:>7.3f}s")
     small, large = results
     print()
-    print(f"10x the cases, the same {NEAR:,} near a deadline: first scan x{large['first'].elapsed / small['first'].elapsed:.2f},"
+    print(f"10x the cases, the same {NEAR:,} near a deadline:"
+          f" first scan x{large['first'].elapsed / small['first'].elapsed:.2f},"
           f" repeat scan x{large['repeat'].elapsed / small['repeat'].elapsed:.2f}; time in the database"
           f" x{large['first'].seconds / small['first'].seconds:.2f} and"
           f" x{large['repeat'].seconds / small['repeat'].seconds:.2f}")

@@ -1,13 +1,12 @@
 """initial schema
 
 Revision ID: d6ce60449fce
-Revises: 
+Revises:
 Create Date: 2026-11-28 01:45:59.314247
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

@@ -6,9 +6,8 @@ Create Date: 2026-11-28 03:21:13.448657
 
 """
 from alembic import op
-import sqlalchemy as sa
-import feedback.models  # noqa: F401  (custom column types)
 
+import feedback.models  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0003'
