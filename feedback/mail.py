@@ -35,6 +35,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from .labels import LOCAL_TZ, OUTCOME
+from .mail_links import action_links
 from .models import Notification, User, utcnow
 
 # What each template is about, for staff pages listing deliveries.
@@ -149,6 +150,8 @@ def _mail_context(notification: Notification, language: str) -> dict[str, Any]:
         context["lookup_url"] = f"{base}/lookup?code={code}"
         context["staff_url"] = f"{base}/staff/cases/{code}"
     context.update(payload)
+    # Signed links are made now, not stored in the outbox row.
+    context.update(action_links(notification))
     if payload.get("outcome"):
         with force_locale(language):
             context["outcome_text"] = str(OUTCOME.get(payload["outcome"], payload["outcome"]))

@@ -703,9 +703,8 @@ def _deliver_answer(case: Case, actor: Actor, user: User, now: datetime) -> None
             data={"outcome": case.outcome, "on_time": case.answer_on_time,
                   "lateness_days": case.answer_lateness_days}, at=now)
     notify_citizen(case, "answered", {"outcome": case.outcome, "answer": case.answer})
-    from .ratings import rating_url
 
-    notify_citizen(case, "rating_request", {"rating_url": rating_url(case), "rating_due": case.rating_due.isoformat()})
+    notify_citizen(case, "rating_request", {"rating_due": case.rating_due.isoformat()})
     _flush()
 
 

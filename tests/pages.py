@@ -120,8 +120,15 @@ def page_forms(html: str) -> list[Form]:
 
 
 def page_form(html: str, key: str) -> Form:
-    """The form whose id is ``key`` or whose action ends with ``key``."""
-    for form in page_forms(html):
+    """The form whose id is ``key`` or whose action ends with ``key``; with
+    ``key=""``, the page's only form that posts (a form without action posts
+    to the page itself)."""
+    forms = page_forms(html)
+    if key == "":
+        posting = [f for f in forms if f.attrs.get("method", "get").lower() == "post" and not f.action]
+        assert len(posting) == 1, f"{len(posting)} forms post on the page"
+        return posting[0]
+    for form in forms:
         if form.attrs.get("id") == key or form.action.endswith(key):
             return form
     raise AssertionError(f"no form {key!r} on the page")

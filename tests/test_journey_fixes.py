@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from feedback.extensions import db
@@ -64,3 +65,143 @@ def test_ticking_consent_on_the_web_form_is_stored_with_the_case(client, land):
 def test_leaving_consent_unticked_stores_no_consent(client, land):
     case = submit_through_the_form(client, land[2], consent=False)
     assert case.publish_consent is False
+
+
+# People at work: each signs in on their own browser and uses the case page. ---
+
+
+class Person:
+    """One member of staff in their own browser session."""
+
+    def __init__(self, app, user):
+        self.client = app.test_client()
+        self.user = user
+        response = self.post("/auth/login", data={"email": user.email, "password": "correct-horse-battery"})
+        assert response.status_code in (302, 303)
+
+    def get(self, path: str):
+        return self._request("get", path)
+
+    def post(self, path: str, **kw):
+        return self._request("post", path, **kw)
+
+    def _request(self, method: str, path: str, **kw):
+        # The test's app context is shared by every client: forget the user
+        # Flask-Login cached in it for the previous person.
+        g.pop("_login_user", None)
+        return getattr(self.client, method)(path, **kw)
+
+    def case_page(self, case) -> str:
+        response = self.get(f"/staff/cases/{case.code}")
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    def act(self, case, action: str, **changes):
+        """Fill the case page's form for ``action`` and press its button."""
+        data = page_form(self.case_page(case), f"act-{action}").data()
+        data.update(changes)
+        return self.post(f"/staff/cases/{case.code}/act", data=data)
+
+
+@pytest.fixture
+def staffed(app, make, land):
+    """The desk, and the land department's officer."""
+    desk_agency, department, category = land
+    desk = Person(app, make.user("desk", agency=desk_agency))
+    officer = Person(app, make.user("officer", agency=department))
+    make.user("lead", agency=department)
+    return desk, officer, department, category
+
+
+def mail_link(mailbox, template: str, fragment: str) -> str:
+    """The link containing ``fragment`` in the last delivered mail of ``template``."""
+    from .pages import links
+
+    mail = [m for m in mailbox if m.template == template][-1]
+    found = [link for link in links(mail.text) if fragment in link]
+    assert found, mail.text
+    return found[0]
+
+
+def path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def in_the_hands_of_the_officer(client, staffed) -> Case:
+    desk, officer, department, category = staffed
+    case = submit_through_the_form(client, category, consent=True)
+    assert desk.act(case, "assign", classification="within_competence",
+                    agency=department.code).status_code == 303
+    db.session.refresh(case)
+    assert case.status == "assigned", desk.case_page(case)
+    assert officer.act(case, "accept").status_code == 303
+    db.session.refresh(case)
+    assert case.status == "in_progress"
+    return case
+
+
+# 3. E-mails take the citizen where the text says ------------------------------
+
+
+def test_the_answer_mail_links_to_the_full_answer_and_the_rating_form(client, staffed, mailbox):
+    desk, officer, *_ = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    assert officer.act(case, "answer", outcome="explained",
+                       answer="Sở đã giải quyết hồ sơ ngày 12/3; ông nhận kết quả tại bộ phận một cửa.").status_code == 303
+
+    link = mail_link(mailbox, "answered", "/rate/")
+    page = client.get(path_of(link))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Sở đã giải quyết hồ sơ ngày 12/3; ông nhận kết quả tại bộ phận một cửa." in html
+    rating = page_form(html, link.rsplit("/rate/", 1)[1])
+    assert {"level", "resolved"} <= rating.names()
+
+
+def test_the_information_request_mail_links_to_the_form_that_adds_it(client, staffed, mailbox):
+    desk, officer, *_ = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    assert officer.act(case, "request_info", message="Đề nghị gửi bản chụp giấy biên nhận hồ sơ.").status_code == 303
+
+    link = mail_link(mailbox, "info_requested", "/info/")
+    page = client.get(path_of(link))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Đề nghị gửi bản chụp giấy biên nhận hồ sơ." in html
+    form = page_form(html, "provide-info")
+    data = form.data()
+    data["message"] = "Tôi gửi kèm giấy biên nhận số 123."
+    data["attachments"] = [(io.BytesIO(PDF_BYTES), "bien-nhan.pdf")]
+    response = client.post(form.action, data=data, content_type="multipart/form-data")
+    assert response.status_code == 303
+    db.session.refresh(case)
+    assert case.status == "in_progress"
+    assert [a.filename for a in case.attachments] == ["bien-nhan.pdf"]
+
+
+def test_the_outbox_holds_no_usable_link_for_these_mails(client, staffed, mailbox):
+    from feedback.models import Notification
+
+    desk, officer, *_ = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    officer.act(case, "request_info", message="Đề nghị gửi bản chụp giấy biên nhận hồ sơ.")
+    rows = db.session.execute(select(Notification).where(
+        Notification.template.in_(["info_requested", "answered", "rating_request"]))).scalars().all()
+    assert rows and not any("http" in str(value) for row in rows for value in row.payload.values())
+
+
+def test_a_new_private_link_revokes_the_links_mailed_before_it(client, staffed, mailbox):
+    desk, officer, *_ = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    officer.act(case, "request_info", message="Đề nghị gửi bản chụp giấy biên nhận hồ sơ.")
+    link = mail_link(mailbox, "info_requested", "/info/")
+
+    resend = page_form(client.get("/resend").get_data(as_text=True), "").data()
+    resend.update(code=case.code, contact="an.nguyen@example.vn")
+    assert client.post("/resend", data=resend).status_code == 200
+
+    page = client.get(path_of(link))
+    assert page.status_code == 400
+    assert "đường dẫn riêng đã được cấp lại" in page.get_data(as_text=True)
