@@ -205,3 +205,99 @@ def test_a_new_private_link_revokes_the_links_mailed_before_it(client, staffed, 
     page = client.get(path_of(link))
     assert page.status_code == 400
     assert "đường dẫn riêng đã được cấp lại" in page.get_data(as_text=True)
+
+
+# 2. The desk classifies explicitly ------------------------------------------------
+
+
+def test_the_classification_has_no_preselected_value_and_each_choice_is_explained(client, staffed):
+    desk, officer, department, category = staffed
+    case = submit_through_the_form(client, category, consent=False)
+    html = desk.case_page(case)
+    form = page_form(html, "act-assign")
+    assert form.select("classification").value() == "" and form.select("classification").required
+    for explained in ("chuyển cơ quan quản lý cán bộ, công chức đó", "thuộc thẩm quyền của cơ quan tiếp nhận",
+                      "chuyển cơ quan có thẩm quyền", "«Không tiếp nhận»"):
+        assert explained in html
+
+
+def test_assigning_without_choosing_a_classification_is_refused_with_a_clear_error(client, staffed):
+    desk, officer, department, category = staffed
+    case = submit_through_the_form(client, category, consent=False)
+    response = desk.act(case, "assign")  # pressed without choosing
+    assert response.status_code == 303
+    db.session.refresh(case)
+    assert case.status == "submitted" and case.classification is None
+    page = desk.case_page(case)
+    assert "Vui lòng chọn phân loại." in page
+
+
+@pytest.mark.parametrize("action, select_name", [("transfer", "agency")])
+def test_other_choices_that_matter_start_empty(client, staffed, action, select_name):
+    desk, officer, department, category = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    form = page_form(officer.case_page(case), f"act-{action}")
+    assert form.select(select_name).value() == ""
+    assert page_form(officer.case_page(case), "act-answer").select("outcome").value() == ""
+
+
+def test_recording_a_case_asks_for_the_channel_instead_of_assuming_one(app, make, land):
+    desk = Person(app, make.user("desk", agency=land[0]))
+    form = page_form(desk.get("/staff/desk/record").get_data(as_text=True), "")
+    assert form.select("channel").value() == ""
+
+
+# 4. Nobody to handle it -----------------------------------------------------------
+
+
+@pytest.fixture
+def construction(make):
+    return make.agency(code="SO-XD", name="Sở Xây dựng")
+
+
+def test_assigning_to_an_agency_without_officers_needs_a_confirmation(client, staffed, construction):
+    desk, officer, department, category = staffed
+    case = submit_through_the_form(client, category, consent=False)
+    html = desk.case_page(case)
+    assert "Sở Xây dựng — chưa có cán bộ xử lý" in html
+
+    desk.act(case, "assign", classification="outside_competence", agency="SO-XD")
+    db.session.refresh(case)
+    assert case.status == "submitted"
+    assert "Cơ quan này chưa có cán bộ hoặc lãnh đạo nào đang hoạt động" in desk.case_page(case)
+
+    desk.act(case, "assign", classification="outside_competence", agency="SO-XD", confirm_unstaffed="1")
+    db.session.refresh(case)
+    assert case.status == "assigned" and case.agency.code == "SO-XD"
+
+
+def test_an_agency_with_an_officer_needs_no_confirmation(client, staffed, construction):
+    desk, officer, department, category = staffed
+    case = submit_through_the_form(client, category, consent=False)
+    desk.act(case, "assign", classification="within_competence", agency=department.code)
+    db.session.refresh(case)
+    assert case.status == "assigned"
+
+
+def test_the_supervisor_dashboard_lists_agencies_with_open_cases_and_nobody_to_handle_them(
+        app, client, make, staffed, construction):
+    desk, officer, department, category = staffed
+    case = submit_through_the_form(client, category, consent=False)
+    desk.act(case, "assign", classification="outside_competence", agency="SO-XD", confirm_unstaffed="1")
+    supervisor = Person(app, make.user("supervisor"))
+    html = supervisor.get("/dashboard/").get_data(as_text=True)
+    assert "chưa có cán bộ xử lý" in html and "Sở Xây dựng" in html[html.index('id="unstaffed"'):]
+    assert "Sở Nông nghiệp và Môi trường" not in html[html.index('id="unstaffed"'):html.index("</section>", html.index('id="unstaffed"'))]
+
+
+def test_the_demo_data_gives_every_routed_agency_an_officer_and_a_lead(app, runner):
+    from feedback.models import Agency, Category, User
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    routed = db.session.execute(select(Agency).join(Category, Category.default_agency_id == Agency.id)
+                                .where(Agency.is_desk.is_(False))).scalars().unique().all()
+    assert any(a.code == "SO-XD" for a in routed)
+    for agency in routed:
+        roles = set(db.session.execute(select(User.role).where(User.agency_id == agency.id,
+                                                               User.active.is_(True))).scalars())
+        assert {"officer", "lead"} <= roles, agency.code

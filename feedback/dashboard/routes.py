@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import Agency, Case, CaseType, Category, Role, Status, User, utcnow
 from ..access import roles_required
 from ..pagination import paginate
+from ..staffing import unstaffed_with_open_cases
 from . import bp, charts, exports, formatting, stats
 from .caselists import DaysOverdue, order_for, parse_filters
 from .periods import KIND_LABELS, KINDS, local_today, parse_half, parse_period
@@ -80,6 +81,7 @@ def index():
         monthly_chart=charts.monthly_chart(months),
         on_time_chart=charts.on_time_chart(measured, stats.ON_TIME_TARGET) if measured else None,
         satisfaction_chart=charts.satisfaction_chart(levels),
+        unstaffed=unstaffed_with_open_cases() if current_user.sees_all_agencies else [],
     )
 
 
