@@ -301,3 +301,79 @@ def test_the_demo_data_gives_every_routed_agency_an_officer_and_a_lead(app, runn
         roles = set(db.session.execute(select(User.role).where(User.agency_id == agency.id,
                                                                User.active.is_(True))).scalars())
         assert {"officer", "lead"} <= roles, agency.code
+
+
+# 5. Messages in the visitor's language ------------------------------------------
+
+
+def test_opening_a_staff_link_logged_out_asks_to_log_in_in_vietnamese(client):
+    response = client.get("/staff/cases/PAKN.20260105.0001", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "Vui lòng đăng nhập để mở trang này." in html
+    assert "Please log in to access this page." not in html
+
+
+def test_the_login_request_is_in_english_for_an_english_visitor(client):
+    client.get("/lang/en")
+    html = client.get("/staff/", follow_redirects=True).get_data(as_text=True)
+    assert "Please log in to open this page." in html
+
+
+@pytest.fixture
+def limited(tmp_path):
+    from config import TestConfig
+    from feedback import create_app
+    from feedback.extensions import limiter
+
+    class Limited(TestConfig):
+        RATELIMIT_ENABLED = True
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'limited.db'}"
+        UPLOAD_FOLDER = str(tmp_path / "uploads")
+
+    was_enabled = limiter.enabled
+    app = create_app(Limited)
+    try:
+        with app.app_context():
+            db.create_all()
+        # Each request gets its own app context, so the language is chosen per request.
+        yield app.test_client()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        limiter.enabled = was_enabled
+        limiter.reset()
+
+
+def hit_the_lookup_limit(client):
+    for _ in range(30):
+        assert client.get("/lookup?code=PAKN.20990101.0001").status_code == 404
+    response = client.get("/lookup?code=PAKN.20990101.0001")
+    assert response.status_code == 429
+    return response
+
+
+def waited(html: str, pattern: str) -> int:
+    import re
+
+    found = re.search(pattern, html)
+    assert found, html
+    return int(found.group(1))
+
+
+def test_too_many_requests_says_in_vietnamese_how_long_to_wait(limited):
+    response = hit_the_lookup_limit(limited)
+    html = response.get_data(as_text=True)
+    wait = waited(html, r"Vui lòng chờ (\d+) giây rồi thử lại\.")
+    # The page rounds up; the header (set by the limiter) rounds down.
+    assert 0 < wait <= 61 and abs(wait - int(response.headers["Retry-After"])) <= 1
+    assert "Too many requests" not in html
+
+
+def test_too_many_requests_says_in_english_how_long_to_wait(limited):
+    limited.get("/lang/en")
+    response = hit_the_lookup_limit(limited)
+    html = response.get_data(as_text=True)
+    wait = waited(html, r"Please wait (\d+) seconds? and try again\.")
+    assert 0 < wait <= 61 and abs(wait - int(response.headers["Retry-After"])) <= 1
+    assert "Quá nhiều yêu cầu" not in html
