@@ -377,3 +377,58 @@ def test_too_many_requests_says_in_english_how_long_to_wait(limited):
     wait = waited(html, r"Please wait (\d+) seconds? and try again\.")
     assert 0 < wait <= 61 and abs(wait - int(response.headers["Retry-After"])) <= 1
     assert "Quá nhiều yêu cầu" not in html
+
+
+# 7. Pages that do not contradict themselves -------------------------------------
+
+
+def answered_through_the_pages(client, staffed, mailbox) -> tuple[Case, str]:
+    desk, officer, *_ = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    officer.act(case, "answer", outcome="explained", answer="Sở đã giải quyết hồ sơ ngày 12/3.")
+    return case, path_of(mail_link(mailbox, "answered", "/rate/"))
+
+
+def test_after_a_reopened_review_the_rating_page_says_why_it_cannot_be_rated(app, make, client, staffed, mailbox):
+    case, rate_path = answered_through_the_pages(client, staffed, mailbox)
+    rating = page_form(client.get(rate_path).get_data(as_text=True), rate_path)
+    assert client.post(rating.action, data={**rating.data(), "level": "1", "resolved": "no"}).status_code == 303
+    review = page_form(client.get(rate_path).get_data(as_text=True), f"{rate_path}/review")
+    assert client.post(review.action, data={**review.data(), "reason": "Chưa giải quyết."}).status_code == 303
+    supervisor = Person(app, make.user("supervisor"))
+    supervisor.act(case, "decide_review", reopen="1", note="Trả lời chưa đầy đủ.")
+    db.session.refresh(case)
+    assert case.status == "in_progress"
+
+    html = client.get(rate_path).get_data(as_text=True)
+    assert "Bạn có thể thay đổi" not in html and "Thời hạn đánh giá đã kết thúc" not in html
+    assert "Phản ánh đang được xử lý lại" in html
+
+
+def test_an_answered_case_shows_no_working_days_left_to_staff(client, staffed, mailbox):
+    desk, officer, *_ = staffed
+    case, _link = answered_through_the_pages(client, staffed, mailbox)
+    html = officer.case_page(case)
+    assert "Còn lại" not in html and "ngày làm việc</dd>" not in html
+
+
+def test_a_file_has_the_same_size_for_the_citizen_and_for_staff(app, client, staffed):
+    desk, officer, department, category = staffed
+    content = PDF_BYTES + b"%" + b"x" * (44256 - len(PDF_BYTES) - 1)  # 43.2 KiB
+    case = submit_through_the_form(client, category, consent=False, files=[("giay-to.pdf", content)])
+    receipt = client.get("/submit/receipt").get_data(as_text=True)
+    private = receipt[receipt.index("/c/"):].split('"')[0].split("<")[0]
+    citizen_html = client.get(private).get_data(as_text=True)
+    assert "44 KB" in citizen_html
+    staff_html = desk.case_page(case)
+    assert "44 KB" in staff_html and "43.2 KB" not in staff_html
+
+
+def test_a_case_received_after_office_hours_says_its_deadlines_count_from_the_next_working_day(app, make, staffed):
+    from .helpers import local
+
+    desk = staffed[0]
+    evening = make.case(code="PAKN.20260105.0901", received_at=local(2026, 1, 5, 18, 30))
+    morning = make.case(code="PAKN.20260105.0902", received_at=local(2026, 1, 5, 9, 30))
+    assert "thời hạn tính từ ngày làm việc tiếp theo" in desk.case_page(evening)
+    assert "thời hạn tính từ ngày làm việc tiếp theo" not in desk.case_page(morning)
