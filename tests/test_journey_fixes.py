@@ -432,3 +432,46 @@ def test_a_case_received_after_office_hours_says_its_deadlines_count_from_the_ne
     morning = make.case(code="PAKN.20260105.0902", received_at=local(2026, 1, 5, 9, 30))
     assert "thời hạn tính từ ngày làm việc tiếp theo" in desk.case_page(evening)
     assert "thời hạn tính từ ngày làm việc tiếp theo" not in desk.case_page(morning)
+
+
+# 8. Reminders a person can see ------------------------------------------------------
+
+
+def test_the_case_page_lists_its_notifications_without_the_senders_address(client, staffed, mailbox):
+    desk, officer, *_ = staffed
+    case = in_the_hands_of_the_officer(client, staffed)
+    html = officer.case_page(case)
+    listed = html[html.index('id="notifications"'):]
+    listed = listed[:listed.index("</section>")]
+    assert "Xác nhận tiếp nhận" in listed and "Giao xử lý" in listed
+    assert "Người gửi" in listed and "Đã gửi" in listed and "Thư điện tử" in listed
+    assert "an.nguyen@example.vn" not in listed
+    assert officer.user.full_name in listed  # the assignment mail went to the officer, named
+
+
+def test_a_scan_outside_office_hours_or_on_a_day_off_says_so(app, runner):
+    evening = runner.invoke(args=["reminders", "scan", "--now", "2027-03-11T19:00+07:00"])
+    assert "outside office hours (19:00; the office is open 07:30-17:00)" in evening.output
+    sunday = runner.invoke(args=["reminders", "scan", "--now", "2027-03-14T09:00+07:00"])
+    assert "not a working day (2027-03-14" in sunday.output
+
+
+def test_a_scan_with_nothing_due_says_so(app, runner):
+    result = runner.invoke(args=["reminders", "scan", "--now", "2027-03-11T09:00+07:00"])
+    assert "nothing due" in result.output and "0 reminder(s) filed" in result.output
+
+
+def test_the_digest_says_why_it_filed_nothing(app, runner, make):
+    night = runner.invoke(args=["reminders", "digest", "--now", "2027-03-11T19:00+07:00"])
+    assert "outside office hours" in night.output and "0 digest(s) filed" in night.output
+    quiet = runner.invoke(args=["reminders", "digest", "--now", "2027-03-11T09:00+07:00"])
+    assert "nothing overdue or due today" in quiet.output
+
+    from .helpers import local
+
+    lead = make.user("lead")
+    make.case(agency=lead.agency, status="in_progress", next_due=local(2027, 3, 10, 17, 0))
+    first = runner.invoke(args=["reminders", "digest", "--now", "2027-03-11T09:00+07:00"])
+    assert "1 digest(s) filed" in first.output
+    again = runner.invoke(args=["reminders", "digest", "--now", "2027-03-11T09:30+07:00"])
+    assert "today's digest was already sent (1 recipient(s) on 2027-03-11)" in again.output

@@ -16,6 +16,7 @@ from ..labels import CLASSIFICATION, OUTCOME
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..jobs import delivery_problems, problem_label
 from ..mail import TEMPLATE_TITLES
+from ..notifications import case_notifications
 from ..pagination import paginate
 from ..redaction import redact
 from ..staffing import unstaffed_agency_ids
@@ -112,7 +113,7 @@ def case_detail(code: str):
         "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
         countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,
         errors=session.pop("action_errors", {}), problems=delivery_problems(case), problem_label=problem_label,
-        template_titles=TEMPLATE_TITLES, unstaffed=unstaffed,
+        template_titles=TEMPLATE_TITLES, unstaffed=unstaffed, notifications=case_notifications(case),
     )
 
 
