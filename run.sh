@@ -13,6 +13,8 @@ export FLASK_APP=wsgi
 .venv/bin/flask seed-demo
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
+# E-mailed links point at this address, so they follow the port chosen.
+export FEEDBACK_BASE_URL=${FEEDBACK_BASE_URL:-http://$HOST:$PORT}
 echo
 echo "The feedback system is running at http://$HOST:$PORT/  (Ctrl+C to stop)"
 exec .venv/bin/flask run --host "$HOST" --port "$PORT"

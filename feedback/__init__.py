@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Flask, request, session
 from flask_babel import get_locale, refresh
+from flask_babel import lazy_gettext as _l
 
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -41,6 +42,10 @@ def create_app(config: object | str | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    # Flask-Login's default message is English; flash ours in the visitor's language.
+    login_manager.login_message = _l("Vui lòng đăng nhập để mở trang này.")
+    login_manager.login_message_category = "info"
+    login_manager.localize_callback = str  # the lazy string, in the request's language
     login_manager.session_protection = "strong"
 
     from . import models  # noqa: F401  (register tables with the metadata)

@@ -117,9 +117,24 @@ def reminders_scan(now_text: str | None) -> None:
     for reason in report.skipped:
         click.echo(f"skipped  {reason}")
     if not report.office_hours:
-        click.echo("outside office hours: staff reminders wait for the office to open")
+        click.echo(f"{_closed_office(report.at)}: staff reminders wait for the office to open")
+    elif not report.filed:
+        click.echo("nothing due: no deadline is due soon, due today or overdue without its reminder already filed")
     click.echo(f"{len(report.filed)} reminder(s) filed, "
                f"{len(report.closed_incomplete) + len(report.closed_after_rating)} case(s) closed")
+
+
+def _closed_office(at) -> str:
+    """Why ``at`` is outside office hours, in the operator's words."""
+    from .deadlines import OFFICE_TZ, load_calendar
+
+    calendar = load_calendar()
+    local = at.astimezone(OFFICE_TZ)
+    if not calendar.is_working_day(local.date()):
+        name = calendar.day_name(local.date())
+        return f"not a working day ({local.date().isoformat()}{': ' + name if name else ''})"
+    return (f"outside office hours ({local.strftime('%H:%M')}; the office is open "
+            f"{calendar.office_open.strftime('%H:%M')}-{calendar.office_close.strftime('%H:%M')})")
 
 
 @reminders_cli.command("digest")
@@ -131,7 +146,28 @@ def reminders_digest(now_text: str | None) -> None:
     report = file_digests(now=_parse_now(now_text))
     for recipient, count in report.filed:
         click.echo(f"digest  {recipient}  {count} case(s)")
+    if not report.filed:
+        click.echo(_why_no_digest(report))
     click.echo(f"{len(report.filed)} digest(s) filed")
+
+
+def _why_no_digest(report) -> str:
+    from sqlalchemy import func, select
+
+    from .deadlines import OFFICE_TZ, load_calendar
+    from .extensions import db
+    from .models import DigestDelivery
+
+    if report.busy:
+        return "another digest run is in progress; nothing done"
+    if not load_calendar().is_office_hours(report.at):
+        return f"{_closed_office(report.at)}: digests are filed in office hours on working days"
+    today = report.at.astimezone(OFFICE_TZ).date()
+    sent = db.session.execute(select(func.count()).select_from(DigestDelivery)
+                              .where(DigestDelivery.day == today)).scalar_one()
+    if sent:
+        return f"today's digest was already sent ({sent} recipient(s) on {today.isoformat()})"
+    return "nothing overdue or due today: nobody gets an empty digest"
 
 
 @notifications_cli.command("sweep")

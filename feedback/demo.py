@@ -72,6 +72,23 @@ USERS = [
 DEMO_PASSWORD = "demo-2026-haiphong"
 
 
+def staffing_users() -> list[tuple[str, Role, str, str]]:
+    """An officer and a lead for every agency a category routes to, where
+    USERS has none: a case assigned by default must reach somebody."""
+    names = {code: name for code, name, _en, _kind, _parent, _desk in AGENCIES}
+    desks = {code for code, *_rest, is_desk in AGENCIES if is_desk}
+    have = {(agency, role) for _email, role, agency, _name in USERS}
+    extra = []
+    for agency in dict.fromkeys(code for *_c, code in CATEGORIES):
+        if agency in desks:
+            continue
+        slug = agency.lower().replace("so-", "")
+        for role, word in ((Role.officer, "Cán bộ"), (Role.lead, "Lãnh đạo")):
+            if (agency, role) not in have:
+                extra.append((f"{role.value}.{slug}@demo.haiphong.vn", role, agency, f"{word} {names[agency]}"))
+    return extra
+
+
 def _get_or_create(model, lookup: dict, **values):
     obj = db.session.execute(select(model).filter_by(**lookup)).scalar_one_or_none()
     if obj is None:
@@ -101,7 +118,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
             category_id=categories[category].id, search_text=fold(f"{code} {title}"),
         )
     accounts = []
-    for email, role, agency, full_name in USERS:
+    for email, role, agency, full_name in USERS + staffing_users():
         user = db.session.execute(select(User).filter_by(email=email)).scalar_one_or_none()
         if user is None:
             user = User(email=email, role=role.value, full_name=full_name,
@@ -109,7 +126,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
                         email_verified=True)
             user.set_password(DEMO_PASSWORD)
             db.session.add(user)
-        accounts.append((email, role.value, DEMO_PASSWORD))
+        if (email, role, agency, full_name) in USERS:  # one account per role is enough to print
+            accounts.append((email, role.value, DEMO_PASSWORD))
     db.session.commit()
     return accounts
 

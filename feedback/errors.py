@@ -1,5 +1,9 @@
 """Error pages in Vietnamese and English; JSON for API paths."""
+import math
+import time
+
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -38,8 +42,19 @@ def register_error_handlers(app: Flask) -> None:
             "The form's security token is missing or invalid. Reload the page and submit again.",
         )
 
+    def too_many_requests(err: HTTPException):
+        # In the visitor's language only, with how long to wait: "try again
+        # later" alone leaves a person retrying and hitting the limit again.
+        seconds = retry_after_seconds(err)
+        response = make_response(render_template("errors/too_many.html", seconds=seconds,
+                                                 wait=format_wait(seconds)), 429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
+        if err.code == 429 and not _wants_json():
+            return too_many_requests(err)
         response = make_response(render_error(err.code or 500))
         # Keep what the exception says beyond its code: the methods a 405
         # allows, when a 429 may retry.
@@ -48,3 +63,26 @@ def register_error_handlers(app: Flask) -> None:
             if name in carried:
                 response.headers[name] = carried[name]
         return response
+
+
+def retry_after_seconds(err: HTTPException) -> int:
+    """Seconds until the limit that was hit resets (at least one)."""
+    from .extensions import limiter
+
+    limit = getattr(limiter, "current_limit", None)
+    reset_at = getattr(limit, "reset_at", None)
+    if reset_at:
+        return max(1, math.ceil(reset_at - time.time()))
+    header = err.get_response().headers.get("Retry-After", "")
+    return max(1, int(header)) if header.isdigit() else 60
+
+
+def format_wait(seconds: int) -> str:
+    """``45 giây``, ``3 phút``, ``2 giờ`` in the visitor's language, rounded up."""
+    if seconds < 120:  # "1 minute" would hide that it may be 61 or 119 seconds
+        return ngettext("%(num)s giây", "%(num)s giây", seconds)
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return ngettext("%(num)s phút", "%(num)s phút", minutes)
+    hours = math.ceil(minutes / 60)
+    return ngettext("%(num)s giờ", "%(num)s giờ", hours)

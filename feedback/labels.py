@@ -108,9 +108,32 @@ def localdate(value: datetime | None) -> str:
     return local(value).strftime("%d/%m/%Y") if value else "—"
 
 
+def filesize(size: int | None) -> str:
+    """One way to write a file's size for citizens and staff alike: whole
+    kilobytes rounded up below a megabyte, megabytes with one decimal above."""
+    from flask_babel import format_decimal
+
+    size = size or 0
+    if size < 1024 * 1024:
+        return f"{max(1, -(-size // 1024))} KB"
+    return f"{format_decimal(round(size / (1024 * 1024), 1), format='#,##0.0')} MB"
+
+
+def counts_from_next_working_day(value: datetime | None) -> bool:
+    """Whether something received at ``value`` (after office hours, on a day
+    off) has its deadlines counted from the next working day."""
+    if not value:
+        return False
+    from .deadlines import load_calendar
+
+    return load_calendar().effective_date(value) != local(value).date()
+
+
 def register_labels(app: Flask) -> None:
     app.jinja_env.filters["localdatetime"] = localdatetime
     app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.tests["counted_from_next_working_day"] = counts_from_next_working_day
 
     @app.context_processor
     def label_helpers() -> dict:

@@ -36,6 +36,7 @@ from flask_babel import lazy_gettext as _l
 
 from .deadlines import OFFICE_TZ
 from .labels import OUTCOME
+from .mail_links import action_links
 from .models import Notification, User, utcnow
 
 # What each template is about, for staff pages listing deliveries.
@@ -156,6 +157,8 @@ def _mail_context(notification: Notification, language: str) -> dict[str, Any]:
         from .passwords import reset_url
 
         context["reset_url"] = reset_url(payload["reset"])
+    # Signed links are made now, not stored in the outbox row.
+    context.update(action_links(notification))
     if payload.get("outcome"):
         with force_locale(language):
             context["outcome_text"] = str(OUTCOME.get(payload["outcome"], payload["outcome"]))

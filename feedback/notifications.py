@@ -96,3 +96,36 @@ def _dispatch_committed_notifications(session: Session) -> None:
 def _forget_rolled_back_notifications(session: Session) -> None:
     if not session.in_nested_transaction():
         session.info.pop(_PENDING_KEY, None)
+
+
+# What staff see of a case's notifications ---------------------------------------
+
+def case_notifications(case: Case) -> list[dict[str, Any]]:
+    """Every notification about ``case``, oldest first, as the staff case page
+    lists them: when, what, through which channel, its state, and who it was
+    for by kind (the sender, or a member of staff by name) rather than by
+    address, so the list shows what happened without repeating contacts."""
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy import select
+
+    from .mail import TEMPLATE_TITLES
+
+    states = {"pending": _l("Đang chờ gửi"), "queued": _l("Đang chờ gửi"), "sending": _l("Đang gửi"),
+              "sent": _l("Đã gửi"), "failed": _l("Gửi thất bại")}
+    channels = {"email": _l("Thư điện tử")}
+    rows = db.session.execute(
+        select(Notification, User).outerjoin(User, User.id == Notification.recipient_user_id)
+        .where(Notification.case_id == case.id).order_by(Notification.created_at, Notification.id)).all()
+    listed = []
+    for notification, user in rows:
+        if notification.template in CITIZEN_TEMPLATES and (user is None or user.role == "citizen"):
+            recipient = _l("Người gửi")
+        else:
+            recipient = (user.full_name or _l("Cán bộ")) if user is not None else _l("Cán bộ")
+        listed.append({
+            "at": notification.sent_at or notification.created_at, "status": notification.status,
+            "state": states.get(notification.status, notification.status),
+            "what": TEMPLATE_TITLES.get(notification.template, notification.template),
+            "channel": channels.get(notification.channel, notification.channel), "recipient": recipient,
+        })
+    return listed

@@ -22,6 +22,7 @@ from ..access import roles_required
 from ..pagination import paginate
 from ..reporting import stats
 from ..reporting.periods import KIND_LABELS, KINDS, local_today, parse_half, parse_period
+from ..staffing import unstaffed_with_open_cases
 from . import bp, charts, exports, formatting
 from .caselists import DaysOverdue, order_for, parse_filters
 
@@ -81,6 +82,7 @@ def index():
         monthly_chart=charts.monthly_chart(months),
         on_time_chart=charts.on_time_chart(measured, stats.ON_TIME_TARGET) if measured else None,
         satisfaction_chart=charts.satisfaction_chart(levels),
+        unstaffed=unstaffed_with_open_cases() if current_user.sees_all_agencies else [],
     )
 
 

@@ -43,6 +43,12 @@ class SendForm(AttachmentsMixin, DetailsForm):
     publish_consent = BooleanField(_l("Tôi đồng ý để nội dung phản ánh, sau khi đã xoá thông tin cá nhân, "
                                       "được công khai cùng câu trả lời trên cổng thông tin của thành phố."))
 
+    def to_submission(self, citizen_id: int | None = None) -> Submission:
+        """The step-2 answers plus this step's consent to publish."""
+        submission = super().to_submission(citizen_id)
+        submission.publish_consent = bool(self.publish_consent.data)
+        return submission
+
 
 # The private page -------------------------------------------------------------
 

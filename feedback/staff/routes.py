@@ -16,9 +16,12 @@ from ..labels import CLASSIFICATION, OUTCOME
 from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..jobs import delivery_problems, problem_label
 from ..mail import TEMPLATE_TITLES
+from ..notifications import case_notifications
 from ..pagination import paginate
 from ..redaction import redact
+from ..staffing import unstaffed_agency_ids
 from . import bp
+from .forms import check_assign_form
 
 STAFF = (Role.desk, Role.officer, Role.lead, Role.supervisor, Role.admin)
 
@@ -90,8 +93,10 @@ def case_detail(code: str):
     case = _load_case(code)
     allowed = wf.available_actions(case, current_user)
     agencies = officers = []
+    unstaffed: set[int] = set()
     if allowed & {"assign", "transfer"}:
         agencies = db.session.execute(select(Agency).where(Agency.active.is_(True)).order_by(Agency.kind, Agency.name)).scalars().all()
+        unstaffed = unstaffed_agency_ids()
     if allowed & {"accept", "assign_officer"} and current_user.role_enum == Role.lead:
         officers = db.session.execute(
             select(User).where(User.agency_id == case.agency_id, User.active.is_(True),
@@ -107,7 +112,7 @@ def case_detail(code: str):
         "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
         countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,
         errors=session.pop("action_errors", {}), problems=delivery_problems(case), problem_label=problem_label,
-        template_titles=TEMPLATE_TITLES,
+        template_titles=TEMPLATE_TITLES, unstaffed=unstaffed, notifications=case_notifications(case),
     )
 
 
@@ -118,6 +123,7 @@ def case_action(code: str):
     case = _load_case(code)
     name = request.form.get("action", "")
     with refused_action(flashed=True) as refused:
+        check_assign_form(name, request.form)
         perform(case, wf.Actor(current_user), name, request.form)
         wf.commit()
     if refused:

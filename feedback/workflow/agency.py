@@ -22,7 +22,6 @@ from .core import (
     working_calendar,
 )
 from .errors import InvalidInput, PermissionDenied
-from .links import rating_url
 from .policy import policy_days, refresh_next_due
 from .rules import guard
 
@@ -217,7 +216,7 @@ def _deliver_answer(case: Case, actor: Actor, user: User, now: datetime) -> None
             data={"outcome": case.outcome, "on_time": case.answer_on_time,
                   "lateness_days": case.answer_lateness_days}, at=now)
     notify_citizen(case, "answered", {"outcome": case.outcome, "answer": case.answer})
-    notify_citizen(case, "rating_request", {"rating_url": rating_url(case), "rating_due": case.rating_due.isoformat()})
+    notify_citizen(case, "rating_request", {"rating_due": case.rating_due.isoformat()})
     flush()
 
 

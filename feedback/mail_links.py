@@ -1,0 +1,77 @@
+"""Signed links that e-mails give the citizen, made when the mail is rendered.
+
+A mail that asks the citizen to do something links to the page that does it:
+the answer and the rating form (``feedback.ratings``), or the form to add the
+information an agency asked for (``/info/<token>``). The private link itself
+is stored only hashed, so these links are signed instead: they expire, and
+they carry the first characters of the private link's hash, so issuing a new
+private link revokes every link mailed before it. They are built at delivery
+time, so the outbox rows never hold a usable link.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Case, Notification
+
+# Long enough for any request-for-information deadline and its reminders;
+# whether the case still waits for information is checked on the page.
+LINK_MAX_AGE = 60 * 24 * 3600
+
+
+class MailLinkError(Exception):
+    """A mailed link that is tampered with, expired or revoked."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"feedback.mail-link.{purpose}")
+
+
+def _link_key(case: Case) -> str:
+    return (case.access_token_hash or "")[:16]
+
+
+def signed_token(case: Case, purpose: str) -> str:
+    return _serializer(purpose).dumps({"case": case.code, "key": _link_key(case)})
+
+
+def case_for_token(token: str, purpose: str) -> Case:
+    """The case a mailed link is for; raises MailLinkError with the reason."""
+    invalid = _l("Đường dẫn không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư.")
+    try:
+        data = _serializer(purpose).loads(token, max_age=LINK_MAX_AGE)
+    except SignatureExpired:
+        raise MailLinkError(_l("Đường dẫn đã hết hạn. Vui lòng dùng đường dẫn riêng hoặc yêu cầu gửi lại đường dẫn."))
+    except BadSignature:
+        raise MailLinkError(invalid)
+    case = db.session.execute(select(Case).where(Case.code == data.get("case", ""))).scalar_one_or_none()
+    if case is None:
+        raise MailLinkError(invalid)
+    if data.get("key") != _link_key(case):
+        raise MailLinkError(_l("Đường dẫn này không còn hiệu lực vì đường dẫn riêng đã được cấp lại. "
+                               "Vui lòng dùng đường dẫn riêng mới."))
+    return case
+
+
+def info_url(case: Case) -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/info/{signed_token(case, 'info')}"
+
+
+def action_links(notification: Notification) -> dict[str, str]:
+    """The links a citizen mail needs, fresh at rendering time."""
+    case = notification.case
+    if case is None or notification.template not in ("answered", "rating_request", "info_requested"):
+        return {}
+    if notification.template == "info_requested":
+        return {"info_url": info_url(case)}
+    from .ratings import rating_url
+
+    return {"rating_url": rating_url(case)}
