@@ -49,16 +49,16 @@ def create_app(config: object | str | None = None) -> Flask:
     login_manager.session_protection = "strong"
 
     from . import models  # noqa: F401  (register tables with the metadata)
+    from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .cli import register_cli
+    from .dashboard import bp as dashboard_bp
     from .errors import register_error_handlers
     from .health import bp as health_bp
     from .labels import register_labels
     from .public import bp as public_bp
-    from .staff import bp as staff_bp
-    from .admin import bp as admin_bp
-    from .dashboard import bp as dashboard_bp
     from .satisfaction import bp as satisfaction_bp
+    from .staff import bp as staff_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)

@@ -5,8 +5,8 @@ that an officer never sees another agency's case (DESIGN.md section 2).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import abort
 from flask_login import current_user

@@ -33,7 +33,8 @@ def perform(case: Case, actor: wf.Actor, name: str, params: Mapping[str, Any]) -
         try:
             version = int(raw_version)
         except (TypeError, ValueError):
-            raise wf.InvalidInput(_l("Phiên bản không hợp lệ."), {"version": str(_l("Phiên bản không hợp lệ."))})
+            message = _l("Phiên bản không hợp lệ.")
+            raise wf.InvalidInput(message, {"version": str(message)}) from None
     return handler(case, actor, params, version)
 
 

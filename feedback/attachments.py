@@ -12,10 +12,10 @@ import io
 import re
 import secrets
 import zipfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import filetype
 from flask import Response, abort, current_app, send_file

@@ -7,8 +7,9 @@ as ``ValidationFailed``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 REQUIRED = "This field is required."
 NOT_BLANK = r"\S"  # a required text must hold more than spaces

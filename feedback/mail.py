@@ -23,12 +23,13 @@ import re
 import smtplib
 import ssl
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 from flask_babel import force_locale

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import date, datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    false,
     JSON,
     Boolean,
     Date,
@@ -23,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -34,7 +34,7 @@ from .extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def hash_token(token: str) -> str:
@@ -53,15 +53,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Role(str, enum.Enum):
@@ -141,13 +141,13 @@ class Agency(db.Model):
     name: Mapped[str] = mapped_column(String(255))
     name_en: Mapped[str] = mapped_column(String(255), default="")
     kind: Mapped[str] = mapped_column(String(32), default="department")
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     is_desk: Mapped[bool] = mapped_column(Boolean, default=False)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    parent: Mapped[Optional["Agency"]] = relationship(remote_side="Agency.id", back_populates="children")
-    children: Mapped[list["Agency"]] = relationship(back_populates="parent")
+    parent: Mapped[Agency | None] = relationship(remote_side="Agency.id", back_populates="children")
+    children: Mapped[list[Agency]] = relationship(back_populates="parent")
 
     def __repr__(self) -> str:
         return f"<Agency {self.code}>"
@@ -161,7 +161,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[str] = mapped_column(String(20), default=Role.citizen.value)
-    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     language: Mapped[str] = mapped_column(String(5), default="vi")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -169,7 +169,7 @@ class User(UserMixin, db.Model):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    agency: Mapped[Optional[Agency]] = relationship()
+    agency: Mapped[Agency | None] = relationship()
 
     def set_password(self, password: str) -> None:
         from flask import current_app
@@ -211,17 +211,17 @@ class Category(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     name_en: Mapped[str] = mapped_column(String(255), default="")
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
-    default_agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"))
-    classify_days: Mapped[Optional[int]] = mapped_column(Integer)
-    report_answer_days: Mapped[Optional[int]] = mapped_column(Integer)
-    recommendation_answer_days: Mapped[Optional[int]] = mapped_column(Integer)
-    extension_max_days: Mapped[Optional[int]] = mapped_column(Integer)
-    info_reply_days: Mapped[Optional[int]] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    default_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    classify_days: Mapped[int | None] = mapped_column(Integer)
+    report_answer_days: Mapped[int | None] = mapped_column(Integer)
+    recommendation_answer_days: Mapped[int | None] = mapped_column(Integer)
+    extension_max_days: Mapped[int | None] = mapped_column(Integer)
+    info_reply_days: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    default_agency: Mapped[Optional[Agency]] = relationship()
-    parent: Mapped[Optional["Category"]] = relationship(remote_side="Category.id")
+    default_agency: Mapped[Agency | None] = relationship()
+    parent: Mapped[Category | None] = relationship(remote_side="Category.id")
 
 
 class Procedure(db.Model):
@@ -233,17 +233,17 @@ class Procedure(db.Model):
     code: Mapped[str] = mapped_column(String(60), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20), default="procedure")  # procedure | legal_document
-    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     # The agency that runs the procedure, the legal document it rests on and
     # its page on the public-service portal (from the catalogue import).
-    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
     legal_document: Mapped[str] = mapped_column(String(500), default="", server_default="")
     url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     search_text: Mapped[str] = mapped_column(String(600), default="")  # folded, for search
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    category: Mapped[Optional[Category]] = relationship()
-    agency: Mapped[Optional[Agency]] = relationship()
+    category: Mapped[Category | None] = relationship()
+    agency: Mapped[Agency | None] = relationship()
 
 
 class Case(db.Model):
@@ -274,83 +274,83 @@ class Case(db.Model):
     sender_id_number: Mapped[str] = mapped_column(String(20), default="")
     sender_tax_code: Mapped[str] = mapped_column(String(20), default="")
     sender_representative: Mapped[str] = mapped_column(String(255), default="")
-    citizen_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
 
     title: Mapped[str] = mapped_column(String(255))
     content: Mapped[str] = mapped_column(Text)
     publish_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
-    procedure_id: Mapped[Optional[int]] = mapped_column(ForeignKey("procedure.id"), index=True)
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"), index=True)
 
     status: Mapped[str] = mapped_column(String(24), default=Status.submitted.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The agency holding the case now (the desk's until assigned).
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
-    proposed_agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"))
-    officer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
-    classification: Mapped[Optional[str]] = mapped_column(String(32))
-    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"))
+    proposed_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    classification: Mapped[str | None] = mapped_column(String(32))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     # Deadlines (DESIGN.md section 4); next_due is the earliest open one.
-    classify_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    classified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    classify_on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
-    assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    answer_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    extension_requested_days: Mapped[Optional[int]] = mapped_column(Integer)
+    classify_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    classify_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_requested_days: Mapped[int | None] = mapped_column(Integer)
     extension_reason: Mapped[str] = mapped_column(Text, default="")
-    extension_status: Mapped[Optional[str]] = mapped_column(String(16))  # requested|approved|denied
+    extension_status: Mapped[str | None] = mapped_column(String(16))  # requested|approved|denied
     extension_days: Mapped[int] = mapped_column(Integer, default=0)
-    info_requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    info_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    info_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    info_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
-    rating_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    review_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    next_due: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    rating_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # The answer, recorded once when it reaches the citizen.
-    draft_outcome: Mapped[Optional[str]] = mapped_column(String(32))
+    draft_outcome: Mapped[str | None] = mapped_column(String(32))
     draft_answer: Mapped[str] = mapped_column(Text, default="")
-    outcome: Mapped[Optional[str]] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))
     answer: Mapped[str] = mapped_column(Text, default="")
-    answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    answered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    answer_on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    answer_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # Signed working days: negative = early, positive = late.
-    answer_lateness_days: Mapped[Optional[int]] = mapped_column(Integer)
-    answer_working_days: Mapped[Optional[int]] = mapped_column(Integer)
+    answer_lateness_days: Mapped[int | None] = mapped_column(Integer)
+    answer_working_days: Mapped[int | None] = mapped_column(Integer)
 
     rejection_reason: Mapped[str] = mapped_column(Text, default="")
-    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str] = mapped_column(String(40), default="")
 
     published: Mapped[bool] = mapped_column(Boolean, default=False)
-    published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     public_title: Mapped[str] = mapped_column(String(255), default="")
     public_content: Mapped[str] = mapped_column(Text, default="")
     # Diacritic-folded text of the published case, for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
-    access_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     category: Mapped[Category] = relationship()
-    procedure: Mapped[Optional[Procedure]] = relationship()
+    procedure: Mapped[Procedure | None] = relationship()
     agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
-    proposed_agency: Mapped[Optional[Agency]] = relationship(foreign_keys=[proposed_agency_id])
-    officer: Mapped[Optional[User]] = relationship(foreign_keys=[officer_id])
-    citizen: Mapped[Optional[User]] = relationship(foreign_keys=[citizen_id])
-    merged_into: Mapped[Optional["Case"]] = relationship(remote_side="Case.id")
-    events: Mapped[list["CaseEvent"]] = relationship(
+    proposed_agency: Mapped[Agency | None] = relationship(foreign_keys=[proposed_agency_id])
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    citizen: Mapped[User | None] = relationship(foreign_keys=[citizen_id])
+    merged_into: Mapped[Case | None] = relationship(remote_side="Case.id")
+    events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
     )
-    attachments: Mapped[list["Attachment"]] = relationship(
+    attachments: Mapped[list[Attachment]] = relationship(
         back_populates="case", order_by="Attachment.id", cascade="all, delete-orphan"
     )
-    rating: Mapped[Optional["Rating"]] = relationship(back_populates="case", uselist=False)
+    rating: Mapped[Rating | None] = relationship(back_populates="case", uselist=False)
 
     # The workflow sets the next version once per transition; SQLAlchemy adds
     # "WHERE version = <old>" to the UPDATE, so a concurrent change loses.
@@ -389,17 +389,17 @@ class CaseEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     actor_kind: Mapped[str] = mapped_column(String(16), default="staff")  # staff|citizen|system
     action: Mapped[str] = mapped_column(String(40))
-    from_status: Mapped[Optional[str]] = mapped_column(String(24))
-    to_status: Mapped[Optional[str]] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     case: Mapped[Case] = relationship(back_populates="events")
-    actor: Mapped[Optional[User]] = relationship()
+    actor: Mapped[User | None] = relationship()
 
 
 class Attachment(db.Model):
@@ -407,7 +407,7 @@ class Attachment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
-    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"))
     filename: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
@@ -425,8 +425,8 @@ class Notification(db.Model):
     __table_args__ = (Index("ix_notification_status_next_attempt", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"), index=True)
-    recipient_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recipient: Mapped[str] = mapped_column(String(255))  # e-mail address (or phone for SMS)
     channel: Mapped[str] = mapped_column(String(16), default="email")
     template: Mapped[str] = mapped_column(String(60))
@@ -434,13 +434,13 @@ class Notification(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|queued|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    queued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    case: Mapped[Optional[Case]] = relationship()
+    case: Mapped[Case | None] = relationship()
 
 
 class ReminderDelivery(db.Model):
@@ -460,7 +460,7 @@ class ReminderDelivery(db.Model):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     step: Mapped[str] = mapped_column(String(20))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notification.id"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -473,7 +473,7 @@ class DigestDelivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     day: Mapped[date] = mapped_column(Date)
-    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notification.id"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -491,10 +491,10 @@ class Rating(db.Model):
     level: Mapped[int] = mapped_column(Integer)
     resolved: Mapped[str] = mapped_column(String(10))  # yes|partly|no
     comment: Mapped[str] = mapped_column(Text, default="")
-    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
-    officer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("category.id"))
-    procedure_id: Mapped[Optional[int]] = mapped_column(ForeignKey("procedure.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -532,8 +532,8 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
 
@@ -543,14 +543,14 @@ class AuditLog(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     action: Mapped[str] = mapped_column(String(60))
-    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
 
-    user: Mapped[Optional[User]] = relationship()
-    case: Mapped[Optional[Case]] = relationship()
+    user: Mapped[User | None] = relationship()
+    case: Mapped[Case | None] = relationship()
 
 
 class SubmissionKey(db.Model):
@@ -560,9 +560,9 @@ class SubmissionKey(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128), unique=True)
-    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case.id"))
-    response_status: Mapped[Optional[int]] = mapped_column(Integer)
-    response_body: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -132,7 +132,7 @@ def _read(data: bytes) -> list[tuple[int, dict[str, str]]]:
                 continue
             if len(rows) >= MAX_ROWS:
                 raise ImportRefused(_l("Tệp có hơn %(n)d dòng; hãy chia thành nhiều tệp.", n=MAX_ROWS))
-            row = {key: value.strip() for key, value in zip(keys, values) if key is not None}
+            row = {key: value.strip() for key, value in zip(keys, values, strict=False) if key is not None}
             rows.append((reader.line_num, row))
     except csv.Error as error:
         raise ImportRefused(_l("Tệp CSV bị lỗi ở dòng %(n)d: %(error)s", n=reader.line_num, error=str(error))) \

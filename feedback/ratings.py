@@ -48,12 +48,12 @@ def case_for_rating_token(token: str) -> Case:
     try:
         data = rating_serializer().loads(token, max_age=LINK_MAX_AGE)
     except SignatureExpired:
-        raise RatingLinkError(_l("Đường dẫn đánh giá đã hết hạn."))
+        raise RatingLinkError(_l("Đường dẫn đánh giá đã hết hạn.")) from None
     except BadSignature:
-        raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư."))
+        raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư.")) from None
     case = case_by_code(data.get("case", ""))
     if case is None:
-        raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư."))
+        raise RatingLinkError(_l("Đường dẫn đánh giá không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư.")) from None
     if data.get("key") != rating_link_key(case):
         raise RatingLinkError(_l("Đường dẫn đánh giá này không còn hiệu lực vì đường dẫn riêng đã được cấp lại. "
                                  "Vui lòng đánh giá trên trang theo dõi qua đường dẫn riêng mới."))

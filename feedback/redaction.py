@@ -44,7 +44,7 @@ def find_personal_data(text: str, case: Case | None = None) -> list[str]:
     """Names of the kinds of personal data still present in ``text``."""
     found = [kind for kind, value in _sender_values(case).items() if value.lower() in text.lower()]
     found += [kind for kind, pattern in PATTERNS.items() if pattern.search(text) and kind not in found]
-    return sorted(set(k.replace("_9", "") for k in found))
+    return sorted({k.replace("_9", "") for k in found})
 
 
 def mask_email(email: str) -> str:

@@ -191,7 +191,7 @@ def _taken_keys(case_ids: list[int]) -> set[tuple]:
     return {tuple(row) for row in rows}
 
 
-def _file_reminders(wanted: list[tuple], recipients: "_Recipients", now: datetime) -> list[Filed]:
+def _file_reminders(wanted: list[tuple], recipients: _Recipients, now: datetime) -> list[Filed]:
     """Claim the keys, then write a reminder for each key this scan won, all in
     the caller's transaction: a key is never taken without its notification."""
     claimed = claim_reminder_keys([(case.id, kind, due, step, user.id) for case, kind, due, step, user in wanted],
@@ -229,7 +229,7 @@ def claim_reminder_keys(keys: list[tuple], now: datetime) -> dict[tuple, int]:
     if not keys:
         return {}
     table = ReminderDelivery.__table__
-    rows = [dict(zip(_KEY, key), created_at=now) for key in keys]
+    rows = [dict(zip(_KEY, key, strict=False), created_at=now) for key in keys]
     dialect = db.session.get_bind().dialect.name
     claimed: dict[tuple, int] = {}
     if dialect in ("sqlite", "postgresql"):
@@ -240,7 +240,7 @@ def claim_reminder_keys(keys: list[tuple], now: datetime) -> dict[tuple, int]:
                          .returning(table.c.id, *[table.c[name] for name in _KEY]))
             claimed.update({tuple(row[1:]): row[0] for row in db.session.execute(statement)})
         return claimed
-    for key, row in zip(keys, rows):
+    for key, row in zip(keys, rows, strict=False):
         try:
             with db.session.begin_nested():
                 claimed[key] = db.session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()

@@ -2,7 +2,7 @@
 procedure catalogue, accounts and API tokens, each reachable only by admins."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -566,7 +566,7 @@ def test_the_audit_log_is_listed_newest_first_and_filtered(client, make, admin):
     record_audit("category.update", user=admin)
     db.session.commit()
     db.session.execute(AuditLog.__table__.update().where(AuditLog.action == "case.assigned")
-                       .values(at=datetime(2026, 3, 1, 3, 0, tzinfo=timezone.utc)))
+                       .values(at=datetime(2026, 3, 1, 3, 0, tzinfo=UTC)))
     db.session.commit()
     page = client.get("/admin/audit").get_data(as_text=True)
     assert page.index("category.update</td>") < page.index("case.assigned</td>")

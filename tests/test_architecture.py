@@ -73,7 +73,7 @@ def test_the_city_time_zone_is_defined_once():
 
 
 def test_the_open_statuses_are_defined_once():
-    assert stats.OPEN == tuple(sorted(s.value for s in models.OPEN_STATUSES))
+    assert tuple(sorted(s.value for s in models.OPEN_STATUSES)) == stats.OPEN
     literal = re.compile(r"[\"']closed[\"']\s*,\s*[\"']rejected[\"']")
     templates = PACKAGE.parent / "templates"
     copies = [str(path) for path in list(PACKAGE.rglob("*.py")) + list(templates.rglob("*.html"))

@@ -14,11 +14,10 @@ from html import unescape
 
 import pytest
 
-from feedback.dashboard import routes as dashboard_routes
-from feedback.reporting import stats
-from feedback.reporting.periods import Period, half_year
 from feedback.extensions import db
 from feedback.models import Agency, Case, CaseEvent, Procedure, Rating, User
+from feedback.reporting import stats
+from feedback.reporting.periods import Period, half_year
 
 from .helpers import FROZEN_NOW
 

@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..passwords import password_problem
 from ..text import fold
+
 # The deadline policy a category may override: its columns and their defaults.
 from ..workflow.policy import POLICY_DAYS
 from .tree import creates_cycle
@@ -239,7 +240,8 @@ def open_case_count(agency: Agency) -> int:
 
 
 def plan_retirement(agency: Agency) -> Retirement:
-    count = lambda query: db.session.execute(query).scalar_one()
+    def count(query):
+        return db.session.execute(query).scalar_one()
     return Retirement(
         agency=agency,
         open_cases=open_case_count(agency),

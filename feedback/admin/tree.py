@@ -3,7 +3,8 @@ order them for display and keep them trees (no node under itself)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 Node = TypeVar("Node")
 

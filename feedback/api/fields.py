@@ -5,8 +5,9 @@ a 400 naming each parameter.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 
 from flask import request
 

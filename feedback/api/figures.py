@@ -7,10 +7,10 @@ from datetime import date
 from flask import jsonify
 from sqlalchemy import select
 
-from ..reporting.periods import EARLIEST, LATEST, Period, local_today
-from ..reporting.stats import by_agency, headline
 from ..extensions import db
 from ..models import Agency, Role, User
+from ..reporting.periods import EARLIEST, LATEST, Period, local_today
+from ..reporting.stats import by_agency, headline
 from . import bp
 from .auth import require_staff
 from .errors import ApiError
@@ -29,7 +29,7 @@ def stats():
     args = query_args(STATS_FILTERS)
     today = local_today()
     first, last = args["from"] or date(today.year, 1, 1), args["to"] or today
-    if first > last or not (EARLIEST <= first and last <= LATEST):
+    if first > last or not (first >= EARLIEST and last <= LATEST):
         raise ApiError(400, "The period must run forward, between 2000-01-01 and 2100-12-31.",
                        fields={"from": "Must not be after to."}, reason="bad_query")
     agency = _agency(user, args["agency"])

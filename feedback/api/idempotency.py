@@ -42,7 +42,7 @@ class IdempotencyKey:
     digest: str  # what is stored
 
     @classmethod
-    def from_request(cls, body: Any) -> "IdempotencyKey | None":
+    def from_request(cls, body: Any) -> IdempotencyKey | None:
         raw = request.headers.get(HEADER)
         if raw is None:
             return None
@@ -89,8 +89,8 @@ class IdempotencyKey:
 
     def _seal(self, token: str) -> str:
         data = token.encode("utf-8")
-        return bytes(a ^ b for a, b in zip(data, self._keystream(len(data)))).hex()
+        return bytes(a ^ b for a, b in zip(data, self._keystream(len(data)), strict=False)).hex()
 
     def _unseal(self, sealed: str) -> str:
         data = bytes.fromhex(sealed)
-        return bytes(a ^ b for a, b in zip(data, self._keystream(len(data)))).decode("utf-8")
+        return bytes(a ^ b for a, b in zip(data, self._keystream(len(data)), strict=False)).decode("utf-8")

@@ -8,7 +8,8 @@ validate against their schemas (schemathesis checks the rest on a live server).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import jsonify
 

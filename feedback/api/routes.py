@@ -30,12 +30,14 @@ from .idempotency import IdempotencyKey
 from .serializers import (
     agency_item,
     category_item,
-    citizen_case as citizen_view,
     list_item,
     procedure_item,
     public_case,
     rating_item,
     staff_case,
+)
+from .serializers import (
+    citizen_case as citizen_view,
 )
 from .validation import (
     CASE_FILTERS,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..labels import iso
-from ..models import Agency, Case, CaseEvent, Category, Procedure, Rating, Status, User
+from ..models import Agency, Case, CaseEvent, Category, Procedure, Rating, User
 from ..ratings import rating_open
 from ..timeline import NOTES_FOR_SENDER
 from ..workflow import Actor, actions_for, available_actions

@@ -55,7 +55,7 @@ class CaseFilters:
     errors: list[str] = field(default_factory=list, compare=False)
 
     @classmethod
-    def from_args(cls, args: MultiDict) -> "CaseFilters":
+    def from_args(cls, args: MultiDict) -> CaseFilters:
         """Read the query string; a value that cannot be used is dropped and
         explained in ``errors`` rather than silently widening or failing."""
         found = cls()

@@ -19,8 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from flask import Response, stream_with_context
 from flask_babel import lazy_gettext as _l

@@ -14,11 +14,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..access import roles_required
 from ..audit import record_audit
 from ..deadlines import load_calendar
 from ..extensions import db
 from ..models import Agency, Case, CaseType, Category, Role, Status, User, utcnow
-from ..access import roles_required
 from ..pagination import paginate
 from ..reporting import stats
 from ..reporting.periods import KIND_LABELS, KINDS, local_today, parse_half, parse_period

@@ -3,8 +3,8 @@ runs in process) when it is not; and running something once at a time."""
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from flask import current_app
 from redis import Redis
@@ -84,7 +84,5 @@ def exclusive(name: str, timeout: int = 900) -> Iterator[bool]:
         yield acquired
     finally:
         if acquired:
-            try:
+            with suppress(LockError, RedisError):  # expired or Redis gone: the timeout frees it
                 redis_lock.release()
-            except (LockError, RedisError):
-                pass  # expired or Redis gone: the timeout frees it

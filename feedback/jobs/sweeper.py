@@ -98,7 +98,7 @@ def _requeue_vanished(notification_ids: list[int], now: datetime) -> int:
     try:
         jobs = Job.fetch_many([delivery_job_id(i) for i in notification_ids], connection=queue.connection)
         finished = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
-        vanished = [i for i, job in zip(notification_ids, jobs)
+        vanished = [i for i, job in zip(notification_ids, jobs, strict=False)
                     if job is None or job.get_status(refresh=False) in finished]
         if vanished:
             enqueue_deliveries(queue, vanished)

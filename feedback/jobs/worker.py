@@ -3,8 +3,8 @@ database connections renewed in each forked work horse."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import Flask, has_app_context
 from rq import Worker

@@ -9,7 +9,8 @@ field paths are named back as the Open311 parameters the client sent.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..json_fields import ValidationFailed
 from ..models import Channel, SenderKind

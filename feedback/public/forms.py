@@ -6,6 +6,8 @@ with the desk's form; the rules behind it in ``feedback.submission``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -21,6 +23,9 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation
 from ..attachments import ACCEPT_ATTRIBUTE, check_uploads
 from ..submission import CONTENT_MAX, stripped
 from ..submission_forms import DetailsForm
+
+if TYPE_CHECKING:
+    from ..workflow import Submission
 
 
 class AttachmentsMixin:

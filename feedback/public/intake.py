@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..access import case_by_code
+from ..actions import refused_action
 from ..attachments import written_files
 from ..extensions import db, limiter
 from ..models import Case, CaseEvent, Procedure, Role, SubmissionKey
@@ -31,7 +32,6 @@ from ..redaction import mask_email
 from ..submission import CONTENT_MAX, CONTENT_MIN
 from ..submission_forms import FORM_TOKEN, DetailsForm
 from ..text import fold
-from ..actions import refused_action
 from ..workflow import Actor, commit, submit_case
 from . import bp
 from .forms import SendForm
@@ -137,7 +137,7 @@ def _check_page(form: SendForm):
     return render_template(
         "public/submit_check.html", form=form,
         similar=similar_published(form.title.data or "", form.content.data or ""),
-        choice_label=lambda field: dict((str(c.value), c.label) for c in field.choices).get(
+        choice_label=lambda field: {str(c.value): c.label for c in field.choices}.get(
             str(field.data if field.data is not None else ""), ""),
     )
 

@@ -5,7 +5,6 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
-
 from ..models import Case, Role
 from ..pagination import paginate
 from . import bp

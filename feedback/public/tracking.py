@@ -13,13 +13,15 @@ import re
 from datetime import datetime
 from functools import wraps
 
-from flask import after_this_request, abort, flash, redirect, render_template, request, url_for
+from flask import abort, after_this_request, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..access import case_by_code
+from ..actions import refused_action
 from ..attachments import serve_attachment, written_files
 from ..audit import record_audit
 from ..deadlines import OFFICE_TZ
@@ -29,8 +31,6 @@ from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
 from ..submission import normalise_phone
 from ..text import fold
-from ..access import case_by_code
-from ..actions import refused_action
 from ..timeline import current_deadline, public_timeline
 from ..workflow import (
     Actor,
@@ -218,8 +218,7 @@ def resend_link():
 # Published answers ---------------------------------------------------------------
 
 # Words too common to say two texts are about the same thing.
-STOPWORDS = set("""va cua la cac nhung cho duoc khong co trong voi ve nay da den tu theo tai mot nhu de thi ma
-khi nao gi rat cung hay hoac boi vi nen toi chung ban ho em anh chi ong ba xin hoi viec nguoi muon can""".split())
+STOPWORDS = {"va", "cua", "la", "cac", "nhung", "cho", "duoc", "khong", "co", "trong", "voi", "ve", "nay", "da", "den", "tu", "theo", "tai", "mot", "nhu", "de", "thi", "ma", "khi", "nao", "gi", "rat", "cung", "hay", "hoac", "boi", "vi", "nen", "toi", "chung", "ban", "ho", "em", "anh", "chi", "ong", "ba", "xin", "hoi", "viec", "nguoi", "muon", "can"}
 _WORD = re.compile(r"\w+")
 
 
@@ -227,7 +226,7 @@ def similar_published(title: str, content: str, limit: int = 3) -> list[Case]:
     """Published cases sharing word pairs with a draft's title and content,
     diacritics ignored, most shared pairs first."""
     words = _WORD.findall(fold(f"{title} {content[:2000]}"))
-    pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if a not in STOPWORDS and b not in STOPWORDS]
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a not in STOPWORDS and b not in STOPWORDS]
     terms = list(dict.fromkeys(pairs))[:20]
     if not terms:
         return []

@@ -6,9 +6,9 @@ received at 23:30 local time on the last day still counts in that period.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Mapping
+from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
@@ -34,11 +34,11 @@ class PeriodError(ValueError):
 
 def local_midnight(day: date) -> datetime:
     """The UTC instant at which ``day`` starts in the office's time zone."""
-    return datetime(day.year, day.month, day.day, tzinfo=OFFICE_TZ).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=OFFICE_TZ).astimezone(UTC)
 
 
 def local_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(OFFICE_TZ).date()
+    return (now or datetime.now(UTC)).astimezone(OFFICE_TZ).date()
 
 
 def month_end(day: date) -> date:
@@ -71,11 +71,11 @@ class Period:
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period of equal length (in days) just before this one, for trends."""
         return Period("custom", self.first - timedelta(days=self.days), self.first - timedelta(days=1))
 
-    def months(self, at_least: int = 12, at_most: int = 36) -> list["Period"]:
+    def months(self, at_least: int = 12, at_most: int = 36) -> list[Period]:
         """Calendar months for the monthly chart: the period's months, or the
         ``at_least`` months ending with its last month when it is shorter."""
         last_month = self.last.replace(day=1)

@@ -44,10 +44,12 @@ whatever the number of agencies.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import Select, and_, case as sql_case, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -322,7 +324,7 @@ def rating_levels(user: User, start: datetime, end: datetime, agency_id: int | N
     """How many ratings of each level (1..5) were given in the period."""
     query = _columns(rating_scope(user, agency_id), Rating.level, func.count(), table=Rating).where(
         Rating.created_at >= start, Rating.created_at < end).group_by(Rating.level)
-    levels = {level: 0 for level in range(1, 6)}
+    levels = dict.fromkeys(range(1, 6), 0)
     for level, count in db.session.execute(query):
         if level in levels:
             levels[level] = count

@@ -12,10 +12,10 @@ from ..access import case_by_code, get_scoped_case, inbox_cases, roles_required,
 from ..actions import perform, refused_action
 from ..deadlines import due_soon_limit, load_calendar
 from ..extensions import db
-from ..labels import CLASSIFICATION, OUTCOME
-from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..jobs import delivery_problems, problem_label
+from ..labels import CLASSIFICATION, OUTCOME
 from ..mail import TEMPLATE_TITLES
+from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..notifications import case_notifications
 from ..pagination import paginate
 from ..redaction import redact

@@ -5,10 +5,10 @@ Revises: 0003
 Create Date: 2026-11-30 15:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-import feedback.models  # noqa: F401  (custom column types)
+from alembic import op
 
+import feedback.models  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0004'
