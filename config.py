@@ -58,7 +58,7 @@ class Config:
     OFFICE_OPEN = os.environ.get("FEEDBACK_OFFICE_OPEN", "07:30")
     OFFICE_CLOSE = os.environ.get("FEEDBACK_OFFICE_CLOSE", "17:00")
 
-    # Default deadline policy in working days (DESIGN.md section 4).
+    # Default deadline policy in working days (docs/design.md §4).
     CLASSIFY_DAYS = _int("FEEDBACK_CLASSIFY_DAYS", 5)
     REPORT_ANSWER_DAYS = _int("FEEDBACK_REPORT_ANSWER_DAYS", 10)
     RECOMMENDATION_ANSWER_DAYS = _int("FEEDBACK_RECOMMENDATION_ANSWER_DAYS", 15)

@@ -1,7 +1,7 @@
 """Who may see what: role checks for views and the one case-scoping query.
 
 Every staff query that lists or loads cases starts from ``scoped_cases`` so
-that an officer never sees another agency's case (DESIGN.md section 2).
+that an officer never sees another agency's case (docs/design.md §2).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every legal time limit in the feedback process (classify within 5 working
 days, answer within 10 or 15, the citizen's 10 days to add information) is
 counted in working days of the Vietnamese public service, in the office's
-time zone, and ends at the close of office hours (DESIGN.md section 4).
+time zone, and ends at the close of office hours (docs/design.md §4).
 
 Which days are worked comes from the pinned ``holidays`` package, which
 already knows Tết, observed days off and the government's announced swaps

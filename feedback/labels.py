@@ -1,4 +1,4 @@
-"""User-facing names for the domain's codes (DESIGN.md glossary), translatable."""
+"""User-facing names for the domain's codes (docs/design.md §10, glossary), translatable."""
 from __future__ import annotations
 
 from datetime import datetime

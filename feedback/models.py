@@ -1,4 +1,4 @@
-"""The domain model (DESIGN.md sections 2-6).
+"""The domain model (docs/design.md §2–§6).
 
 Every timestamp is stored in UTC (timezone-aware in Python). Status changes go
 through ``feedback.workflow``; nothing else assigns ``Case.status``.
@@ -74,7 +74,7 @@ class Role(str, enum.Enum):
 
 
 STAFF_ROLES = {Role.desk, Role.officer, Role.lead, Role.supervisor, Role.admin}
-# Roles that see every agency's cases (DESIGN.md section 2).
+# Roles that see every agency's cases (docs/design.md §2).
 CITY_WIDE_ROLES = {Role.desk, Role.supervisor, Role.admin}
 
 
@@ -295,7 +295,7 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    # Deadlines (DESIGN.md section 4); next_due is the earliest open one.
+    # Deadlines (docs/design.md §4); next_due is the earliest open one.
     classify_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     classify_on_time: Mapped[bool | None] = mapped_column(Boolean)

@@ -1,4 +1,4 @@
-"""Satisfaction: the citizen rates the answer (DESIGN.md section 6).
+"""Satisfaction: the citizen rates the answer (docs/design.md §6).
 
 The e-mailed rating link carries a signed, expiring token; opening it only
 shows the form, and only a POST records a rating, so a mail scanner that

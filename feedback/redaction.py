@@ -1,4 +1,4 @@
-"""Anonymising a case before it is published (DESIGN.md section 7).
+"""Anonymising a case before it is published (docs/design.md §7).
 
 ``redact`` removes what can be found automatically (the sender's own name,
 address, phone, e-mail, ID and tax numbers, and anything shaped like a phone

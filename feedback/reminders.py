@@ -1,4 +1,4 @@
-"""The reminder scan, the morning digest and the automatic actions (DESIGN.md section 5).
+"""The reminder scan, the morning digest and the automatic actions (docs/design.md §5).
 
 :func:`scan` runs every few minutes (RQ cron, or the embedded scheduler). It
 reads only cases whose indexed ``next_due`` falls before the due-soon horizon

@@ -1,4 +1,4 @@
-"""Working-day deadlines on Vietnam's calendar (DESIGN.md section 4).
+"""Working-day deadlines on Vietnam's calendar (docs/design.md §4).
 
 Every expected date below was checked by hand against a real calendar; the
 comment above each assertion gives the count.  Weekday anchors used:

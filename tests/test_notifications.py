@@ -1,6 +1,6 @@
 """The outbox and its delivery: after commit, once, with retries and backoff,
 permanent failures shown to the desk, a sweeper that loses nothing, e-mail
-bodies in the recipient's language with everything escaped (DESIGN.md 5)."""
+bodies in the recipient's language with everything escaped (docs/design.md §5)."""
 from __future__ import annotations
 
 from datetime import UTC, timedelta

@@ -1,4 +1,4 @@
-"""Satisfaction ratings, review requests and closing the loop (DESIGN.md section 6)."""
+"""Satisfaction ratings, review requests and closing the loop (docs/design.md §6)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -1,6 +1,6 @@
 """The reminder scan on a frozen clock: each reminder once, in office hours
 only, escalation to supervisors, new reminders for an extended deadline,
-the morning digest, automatic closing, and the cron schedule (DESIGN.md 5)."""
+the morning digest, automatic closing, and the cron schedule (docs/design.md §5)."""
 from __future__ import annotations
 
 import time as time_module

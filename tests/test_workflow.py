@@ -1,5 +1,5 @@
 """The case life cycle: every transition, every forbidden one, deadlines,
-on-time results and concurrent changes (DESIGN.md sections 3 and 4)."""
+on-time results and concurrent changes (docs/design.md §3 and §4)."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""Administration (DESIGN.md section 2): agencies, accounts, categories and
+"""Administration (docs/design.md §2): agencies, accounts, categories and
 their deadline policy, the procedure catalogue, API tokens, the calendar."""
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""Agencies: the tree the city reorganises (DESIGN.md section 2)."""
+"""Agencies: the tree the city reorganises (docs/design.md §2)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for

@@ -1,4 +1,4 @@
-"""The JSON API at ``/api/v1`` (DESIGN.md section 8): the same workflow as
+"""The JSON API at ``/api/v1`` (docs/design.md §8): the same workflow as
 the staff pages, for the agencies' own systems and the national portal.
 
 ``routes`` maps the case URLs and ``figures`` the statistics; ``auth`` says

@@ -1,9 +1,9 @@
 """Supervisor dashboard, deadline lists, six-monthly report and exports.
 
-``stats`` holds the figures as pure query functions (the JSON API reuses
-them), ``caselists`` the filtered case lists, ``exports`` the CSV/XLSX
-streams, ``charts`` the inline SVG, ``periods`` the reporting periods;
-``routes`` only maps URLs to them.
+The figures and reporting periods are in ``feedback.reporting`` (the JSON
+API reuses them); here ``caselists`` holds the filtered case lists,
+``exports`` the CSV/XLSX streams, ``charts`` the inline SVG, and ``routes``
+only maps URLs to them.
 """
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 at ``/open311/v2`` (DESIGN.md section 8): categories
+"""Open311 GeoReport v2 at ``/open311/v2`` (docs/design.md §8): categories
 are services, cases are service requests, in JSON and XML, so existing
 Open311 clients can submit and track without changes.
 

@@ -1,4 +1,4 @@
-"""The case life cycle (DESIGN.md section 3): one function per transition.
+"""The case life cycle (docs/design.md §3): one function per transition.
 
 Every transition starts with the guard the transition table (``rules``)
 derives for it: the actor's role and agency, the case's status, version and

@@ -1,5 +1,5 @@
 """The deadline policy: working days per deadline, and which deadline is open
-in which status (DESIGN.md section 4)."""
+in which status (docs/design.md §4)."""
 from __future__ import annotations
 
 from datetime import datetime
