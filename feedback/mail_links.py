@@ -49,7 +49,8 @@ def case_for_token(token: str, purpose: str) -> Case:
     try:
         data = _serializer(purpose).loads(token, max_age=LINK_MAX_AGE)
     except SignatureExpired:
-        raise MailLinkError(_l("Đường dẫn đã hết hạn. Vui lòng dùng đường dẫn riêng hoặc yêu cầu gửi lại đường dẫn.")) from None
+        expired = _l("Đường dẫn đã hết hạn. Vui lòng dùng đường dẫn riêng hoặc yêu cầu gửi lại đường dẫn.")
+        raise MailLinkError(expired) from None
     except BadSignature:
         raise MailLinkError(invalid) from None
     case = db.session.execute(select(Case).where(Case.code == data.get("case", ""))).scalar_one_or_none()

@@ -122,7 +122,8 @@ class DetailsForm(FlaskForm):
         DataRequired(_l("Vui lòng nhập số điện thoại.")), valid_phone],
         render_kw={"autocomplete": "tel", "inputmode": "tel"})
     email = EmailField(_l("Thư điện tử"), filters=[stripped], validators=[
-        DataRequired(_l("Vui lòng nhập thư điện tử: phản ánh gửi trực tuyến cần có thư điện tử để nhận mã và kết quả.")),
+        DataRequired(_l("Vui lòng nhập thư điện tử: phản ánh gửi trực tuyến cần có thư điện tử "
+                        "để nhận mã và kết quả.")),
         Email(_l("Địa chỉ thư điện tử không hợp lệ (ví dụ: ten@example.vn).")),
         Length(max=255, message=_l("Thư điện tử tối đa 255 ký tự."))],
         render_kw={"autocomplete": "email"})

@@ -57,7 +57,8 @@ def test_no_blueprint_package_imports_from_another():
 
 
 def test_the_import_check_resolves_relative_and_absolute_imports():
-    source = "from ..public.forms import DetailsForm\nfrom . import bp\nfrom .. import workflow\nimport feedback.api.auth\n"
+    source = ("from ..public.forms import DetailsForm\nfrom . import bp\n"
+              "from .. import workflow\nimport feedback.api.auth\n")
     assert imported_modules(source, "feedback.staff.forms") == [
         "feedback.public.forms", "feedback.staff.bp", "feedback.workflow", "feedback.api.auth"]
     assert [blueprint_of(name) for name in imported_modules(source, "feedback.staff.forms")] == [

@@ -149,8 +149,8 @@ def in_the_hands_of_the_officer(client, staffed) -> Case:
 def test_the_answer_mail_links_to_the_full_answer_and_the_rating_form(client, staffed, mailbox):
     desk, officer, *_ = staffed
     case = in_the_hands_of_the_officer(client, staffed)
-    assert officer.act(case, "answer", outcome="explained",
-                       answer="Sở đã giải quyết hồ sơ ngày 12/3; ông nhận kết quả tại bộ phận một cửa.").status_code == 303
+    answer = "Sở đã giải quyết hồ sơ ngày 12/3; ông nhận kết quả tại bộ phận một cửa."
+    assert officer.act(case, "answer", outcome="explained", answer=answer).status_code == 303
 
     link = mail_link(mailbox, "answered", "/rate/")
     page = client.get(path_of(link))
@@ -286,8 +286,10 @@ def test_the_supervisor_dashboard_lists_agencies_with_open_cases_and_nobody_to_h
     desk.act(case, "assign", classification="outside_competence", agency="SO-XD", confirm_unstaffed="1")
     supervisor = Person(app, make.user("supervisor"))
     html = supervisor.get("/dashboard/").get_data(as_text=True)
-    assert "chưa có cán bộ xử lý" in html and "Sở Xây dựng" in html[html.index('id="unstaffed"'):]
-    assert "Sở Nông nghiệp và Môi trường" not in html[html.index('id="unstaffed"'):html.index("</section>", html.index('id="unstaffed"'))]
+    start = html.index('id="unstaffed"')
+    unstaffed_section = html[start:html.index("</section>", start)]
+    assert "chưa có cán bộ xử lý" in html and "Sở Xây dựng" in unstaffed_section
+    assert "Sở Nông nghiệp và Môi trường" not in unstaffed_section
 
 
 def test_the_demo_data_gives_every_routed_agency_an_officer_and_a_lead(app, runner):

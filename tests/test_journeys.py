@@ -111,7 +111,8 @@ def test_on_a_phone_chart_text_keeps_a_readable_size(live, browser):
     context, page = phone_signed_in_as(browser, base, "supervisor@demo.haiphong.vn")
     try:
         page.goto(f"{base}/dashboard/")
-        sizes = page.evaluate("""[...document.querySelectorAll('svg.chart text')].map(t => t.getBoundingClientRect().height)""")
+        sizes = page.evaluate(
+            """[...document.querySelectorAll('svg.chart text')].map(t => t.getBoundingClientRect().height)""")
         assert sizes and min(sizes) >= 10
         assert no_sideways_scroll(page)
     finally:

@@ -218,7 +218,12 @@ def resend_link():
 # Published answers ---------------------------------------------------------------
 
 # Words too common to say two texts are about the same thing.
-STOPWORDS = {"va", "cua", "la", "cac", "nhung", "cho", "duoc", "khong", "co", "trong", "voi", "ve", "nay", "da", "den", "tu", "theo", "tai", "mot", "nhu", "de", "thi", "ma", "khi", "nao", "gi", "rat", "cung", "hay", "hoac", "boi", "vi", "nen", "toi", "chung", "ban", "ho", "em", "anh", "chi", "ong", "ba", "xin", "hoi", "viec", "nguoi", "muon", "can"}
+STOPWORDS = {
+    "va", "cua", "la", "cac", "nhung", "cho", "duoc", "khong", "co", "trong", "voi", "ve", "nay", "da", "den", "tu",
+    "theo", "tai", "mot", "nhu", "de", "thi", "ma", "khi", "nao", "gi", "rat", "cung", "hay", "hoac", "boi", "vi",
+    "nen", "toi", "chung", "ban", "ho", "em", "anh", "chi", "ong", "ba", "xin", "hoi", "viec", "nguoi", "muon",
+    "can",
+}
 _WORD = re.compile(r"\w+")
 
 

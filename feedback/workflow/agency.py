@@ -34,7 +34,8 @@ def accept_case(case: Case, actor: Actor, officer: User | None = None, version: 
     user = guard(case, actor, "accept", version)
     handler = officer or user
     if handler.agency_id != case.agency_id or handler.role_enum not in (Role.officer, Role.lead):
-        raise InvalidInput(_l("Cán bộ được giao phải thuộc cơ quan đang xử lý."), {"officer": str(_l("Cán bộ được giao phải thuộc cơ quan đang xử lý."))})
+        message = _l("Cán bộ được giao phải thuộc cơ quan đang xử lý.")
+        raise InvalidInput(message, {"officer": str(message)})
     if officer is not None and officer.id != user.id and user.role_enum != Role.lead:
         raise PermissionDenied(_l("Chỉ lãnh đạo cơ quan được giao việc cho cán bộ khác."))
     now = now_or(now)
@@ -52,7 +53,8 @@ def assign_officer(case: Case, actor: Actor, officer: User, version: int | None 
     """Lead: give a case already in work to another officer of the agency."""
     guard(case, actor, "assign_officer", version)
     if officer.agency_id != case.agency_id or officer.role_enum not in (Role.officer, Role.lead):
-        raise InvalidInput(_l("Cán bộ được giao phải thuộc cơ quan đang xử lý."), {"officer": str(_l("Cán bộ được giao phải thuộc cơ quan đang xử lý."))})
+        message = _l("Cán bộ được giao phải thuộc cơ quan đang xử lý.")
+        raise InvalidInput(message, {"officer": str(message)})
     case.officer_id = officer.id
     record(case, actor, "officer_assigned", case.status, public=False, data={"officer": officer.email}, at=now_or(now))
     notify_user(case, officer, "assigned", {"answer_due": case.answer_due.isoformat() if case.answer_due else ""})
@@ -69,7 +71,8 @@ def transfer_case(case: Case, actor: Actor, agency, reason: str, version: int | 
     reason = require_text(reason, "reason", _l("Vui lòng nêu lý do chuyển."))
     target = agency_named(agency)
     if target.id == case.agency_id or target.is_desk:
-        raise InvalidInput(_l("Chọn một cơ quan khác để chuyển."), {"agency": str(_l("Chọn một cơ quan khác để chuyển."))})
+        message = _l("Chọn một cơ quan khác để chuyển.")
+        raise InvalidInput(message, {"agency": str(message)})
     now = now_or(now)
     previous = move(case, Status.assigned)
     from_code = case.agency.code if case.agency else None
@@ -155,7 +158,8 @@ def submit_answer(case: Case, actor: Actor, outcome: str, answer: str, version: 
     it goes to the citizen at once."""
     user = guard(case, actor, "answer", version)
     if outcome not in {o.value for o in Outcome}:
-        raise InvalidInput(_l("Chọn kết quả xử lý."), {"outcome": str(_l("Chọn kết quả xử lý."))})
+        message = _l("Chọn kết quả xử lý.")
+        raise InvalidInput(message, {"outcome": str(message)})
     answer = require_text(answer, "answer", _l("Vui lòng nhập nội dung trả lời."))
     now = now_or(now)
     case.draft_outcome = outcome

@@ -115,7 +115,8 @@ def agency_named(code_or_id: str | int | Agency | None) -> Agency:
 
 def desk_agency() -> Agency:
     with db.session.no_autoflush:
-        agency = db.session.execute(select(Agency).where(Agency.is_desk.is_(True)).order_by(Agency.id)).scalars().first()
+        query = select(Agency).where(Agency.is_desk.is_(True)).order_by(Agency.id)
+        agency = db.session.execute(query).scalars().first()
     if agency is None:
         raise RuntimeError("no receiving desk agency is configured (seed the agencies first)")
     return agency

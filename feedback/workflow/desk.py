@@ -34,10 +34,12 @@ def assign_case(case: Case, actor: Actor, agency, classification: str = Classifi
     agency. Starts the answer deadline from the moment of assignment."""
     guard(case, actor, "assign", version)
     if classification not in {c.value for c in Classification} - {Classification.rejected.value}:
-        raise InvalidInput(_l("Phân loại không hợp lệ."), {"classification": str(_l("Phân loại không hợp lệ."))})
+        message = _l("Phân loại không hợp lệ.")
+        raise InvalidInput(message, {"classification": str(message)})
     target = agency_named(agency)
     if target.is_desk and classification != Classification.within_competence.value:
-        raise InvalidInput(_l("Chọn cơ quan có thẩm quyền xử lý."), {"agency": str(_l("Chọn cơ quan có thẩm quyền xử lý."))})
+        message = _l("Chọn cơ quan có thẩm quyền xử lý.")
+        raise InvalidInput(message, {"agency": str(message)})
     now = now_or(now)
     first_classification = case.classified_at is None
     previous = move(case, Status.assigned)
@@ -89,7 +91,8 @@ def merge_case(case: Case, actor: Actor, into_code: str, version: int | None = N
     guard(case, actor, "merge", version)
     target = case_by_code((into_code or "").strip())
     if target is None or target.id == case.id or target.status_enum in FINAL_STATUSES - {Status.closed}:
-        raise InvalidInput(_l("Không tìm thấy phản ánh để gộp vào."), {"into": str(_l("Không tìm thấy phản ánh để gộp vào."))})
+        message = _l("Không tìm thấy phản ánh để gộp vào.")
+        raise InvalidInput(message, {"into": str(message)})
     now = now_or(now)
     previous = move(case, Status.merged)
     case.merged_into_id = target.id
