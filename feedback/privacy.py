@@ -129,8 +129,11 @@ def anonymise_case(case: Case, *, reason: str, user: User | None = None, now: da
 
 
 def commit_and_remove_files(files: Iterable[Path]) -> None:
-    """Commit, then delete the files whose rows the transaction removed."""
-    db.session.commit()
+    """Commit (a concurrent change of the case becomes ``StaleCase``), then
+    delete the files whose rows the transaction removed."""
+    from .workflow import commit
+
+    commit()
     for path in files:
         path.unlink(missing_ok=True)
 

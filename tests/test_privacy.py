@@ -20,6 +20,7 @@ from feedback.privacy import ERASED
 from feedback.reporting import stats
 
 from .helpers import PDF_BYTES
+from .pages import page_form
 from .test_dashboard import MARCH as MARCH_PERIOD
 from .test_dashboard import MARCH_ARGS, NOW, build_march
 
@@ -138,3 +139,120 @@ def test_the_retention_period_comes_from_the_setting_or_the_option(app, make, ru
     assert closed.anonymised_at is not None and open_case.anonymised_at is None
     assert open_case.sender_name == "Nguyễn Văn An"
     assert db.session.execute(select(Attachment)).first() is None
+
+
+# The sender's rights through the private link -------------------------------------
+
+
+def withdrawn_case_with_a_file(client, make):
+    """A case the sender submitted, attached a file to, then withdrew on the
+    private page: returns (case, token, path of the file)."""
+    from .helpers import submitted_case
+
+    case, token = submitted_case(make, sender_id_number="031099001234")
+    with written_files() as files:
+        [attachment] = files.save(case, [Upload("giay-to-nguyen-van-an.pdf", PDF_BYTES, "application/pdf")])
+        db.session.commit()
+    page = client.get(f"/c/{token}/withdraw").get_data(as_text=True)
+    form = page_form(page, "")
+    form_data = form.data() | {"reason": "Tôi đã tự giải quyết được."}
+    assert client.post(f"/c/{token}/withdraw", data=form_data).status_code == 303
+    db.session.refresh(case)
+    assert case.status == "withdrawn"
+    return case, token, upload_folder() / attachment.stored_name
+
+
+def test_the_sender_downloads_a_json_copy_of_everything_held_about_their_case(app, client, make):
+    case, token, _path = withdrawn_case_with_a_file(client, make)
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert f"/c/{token}/data.json" in page
+
+    response = client.get(f"/c/{token}/data.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["Cache-Control"] == "no-store"
+    data = json.loads(response.get_data(as_text=True))
+    assert data["code"] == case.code and data["status"] == "withdrawn"
+    assert data["sender"]["name"] == "Nguyễn Văn An" and data["sender"]["id_number"] == "031099001234"
+    assert data["submission"]["content"] == case.content
+    assert data["attachments"] == [{"name": "giay-to-nguyen-van-an.pdf", "size": len(PDF_BYTES),
+                                    "type": "application/pdf", "from_sender": True,
+                                    "uploaded_at": data["attachments"][0]["uploaded_at"]}]
+    assert "Tôi đã tự giải quyết được." in [entry["note"] for entry in data["timeline"]]
+    assert {m["template"] for m in data["messages_sent_to_you"]} >= {"receipt"}
+    assert all(m["to"] == "an.nguyen@example.vn" for m in data["messages_sent_to_you"])
+
+
+def test_the_sender_asks_for_erasure_and_the_desk_confirms_it(app, client, make, auth):
+    desk = make.user("desk", email="desk@hp.vn")
+    case, token, path = withdrawn_case_with_a_file(client, make)
+    assert path.is_file()
+
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert f"/c/{token}/erase" in page
+    page = client.get(f"/c/{token}/erase").get_data(as_text=True)
+    assert "đường dẫn riêng này chỉ còn cho biết dữ liệu đã được xoá" in page
+    form = page_form(page, "")
+    unconfirmed = client.post(f"/c/{token}/erase", data=form.data())
+    assert unconfirmed.status_code == 422 and "Vui lòng đánh dấu xác nhận" in unconfirmed.get_data(as_text=True)
+    response = client.post(f"/c/{token}/erase", data=form.data() | {"confirm": "y"}, follow_redirects=True)
+    assert "Đã gửi yêu cầu xoá dữ liệu cá nhân" in response.get_data(as_text=True)
+    assert "bộ phận tiếp nhận đang xem xét" in client.get(f"/c/{token}").get_data(as_text=True)
+
+    auth.login(desk)
+    assert "1 yêu cầu xoá dữ liệu cá nhân đang chờ xử lý" in client.get("/staff/desk").get_data(as_text=True)
+    listing = client.get("/staff/erasure").get_data(as_text=True)
+    assert case.code in listing
+    confirm = page_form(listing, "/confirm")
+    not_ticked = client.post(confirm.action, data=confirm.data(), follow_redirects=True).get_data(as_text=True)
+    assert "Vui lòng đánh dấu xác nhận" in not_ticked
+    assert path.is_file()
+    done = client.post(confirm.action, data=confirm.data() | {"confirm": "y"}, follow_redirects=True)
+    assert f"Đã xoá dữ liệu cá nhân của phản ánh {case.code}" in done.get_data(as_text=True)
+    assert "Không có yêu cầu xoá dữ liệu nào đang chờ" in done.get_data(as_text=True)
+    auth.logout()
+
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.sender_name == ERASED and case.sender_phone == "" and case.sender_email == ""
+    assert case.sender_id_number == "" and case.content == ERASED and case.attachments == []
+    assert all(e.note == "" for e in case.events)
+    assert not path.exists()
+    assert db.session.execute(select(AuditLog).where(AuditLog.action == "case.anonymised",
+                                                     AuditLog.user_id == desk.id)).scalar_one()
+    erased = client.get(f"/c/{token}").get_data(as_text=True)
+    assert "Dữ liệu cá nhân của phản ánh này đã được xoá" in erased and "Nguyễn Văn An" not in erased
+
+
+def test_the_desk_may_refuse_an_erasure_with_a_reason_the_sender_reads(app, client, make, auth):
+    desk = make.user("desk", email="desk@hp.vn")
+    case, token, path = withdrawn_case_with_a_file(client, make)
+    form = page_form(client.get(f"/c/{token}/erase").get_data(as_text=True), "")
+    client.post(f"/c/{token}/erase", data=form.data() | {"confirm": "y"})
+
+    auth.login(desk)
+    refuse = page_form(client.get("/staff/erasure").get_data(as_text=True), "/refuse")
+    blank = client.post(refuse.action, data=refuse.data(), follow_redirects=True).get_data(as_text=True)
+    assert "Vui lòng nêu lý do từ chối" in blank
+    reason = "Phản ánh đang là chứng cứ của một khiếu nại chưa giải quyết xong."
+    client.post(refuse.action, data=refuse.data() | {"reason": reason})
+    auth.logout()
+
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert "không được chấp nhận" in page and reason in page
+    db.session.refresh(case)
+    assert case.anonymised_at is None and path.is_file()
+
+
+def test_an_open_case_cannot_be_erased(app, client, make):
+    from .helpers import submitted_case
+
+    case, token = submitted_case(make)
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert f"/c/{token}/erase" not in page
+    assert "Khi phản ánh đã kết thúc hoặc đã rút, bạn có thể yêu cầu xoá dữ liệu cá nhân" in page
+    response = client.post(f"/c/{token}/erase", data={"confirm": "y"})
+    assert response.status_code == 409
+    assert "Phản ánh này vẫn đang được xử lý" in response.get_data(as_text=True)
+    db.session.refresh(case)
+    assert case.anonymised_at is None and case.sender_name == "Nguyễn Văn An"
