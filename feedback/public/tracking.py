@@ -29,7 +29,7 @@ from ..extensions import db, limiter
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
 from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
-from ..privacy import can_request_erasure, latest_erasure_request
+from ..privacy import FINAL, can_request_erasure, latest_erasure_request
 from ..submission import normalise_phone
 from ..text import fold
 from ..timeline import current_deadline, public_timeline
@@ -115,6 +115,7 @@ def _private_page(case: Case, token: str, info_form=None, error=None, status: in
         info_request=info_request if case.status_enum == Status.needs_info else None,
         info_form=info_form, can_withdraw=can_withdraw(case), error=error,
         can_request_erasure=can_request_erasure(case), erasure_request=latest_erasure_request(case),
+        case_is_final=case.status in FINAL,
     ), status
 
 
