@@ -65,6 +65,9 @@ class Config:
     EXTENSION_MAX_DAYS = _int("FEEDBACK_EXTENSION_MAX_DAYS", 10)
     INFO_REPLY_DAYS = _int("FEEDBACK_INFO_REPLY_DAYS", 10)
     RATING_WINDOW_DAYS = _int("FEEDBACK_RATING_WINDOW_DAYS", 10)
+    # Days after closing before a final case's personal data is removed
+    # (``flask privacy anonymise``); five years by default.
+    RETENTION_DAYS = _int("FEEDBACK_RETENTION_DAYS", 1826)
 
     BABEL_DEFAULT_LOCALE = "vi"
     BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"

@@ -20,6 +20,7 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 procedures_cli = AppGroup("procedures", help="The procedure catalogue.")
 reminders_cli = AppGroup("reminders", help="Deadline reminders, the morning digest, automatic closing.")
 notifications_cli = AppGroup("notifications", help="The notification outbox.")
+privacy_cli = AppGroup("privacy", help="Personal data: retention.")
 
 
 @click.command("seed-demo")
@@ -211,6 +212,24 @@ def import_procedures_command(path: str, dry_run: bool) -> None:
         click.echo(f"row {row.number}\t{row.code}\t" + " ".join(str(error) for error in row.errors))
 
 
+@privacy_cli.command("anonymise")
+@click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
+              help="Days since closing (default: FEEDBACK_RETENTION_DAYS).")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+def privacy_anonymise(days: int | None, dry_run: bool) -> None:
+    """Remove personal data and files from final cases closed more than DAYS ago; figures are kept."""
+    from .privacy import anonymise_past_retention
+
+    report = anonymise_past_retention(days, dry_run=dry_run)
+    verb = "would anonymise" if dry_run else "anonymised"
+    click.echo(f"{verb} {len(report.cases)} case(s) closed before {report.cutoff:%Y-%m-%d %H:%M} UTC: "
+               f"{report.attachments} attachment(s), {report.notes} event note(s), "
+               f"{report.notifications} notification(s), {report.ratings} rating comment(s)"
+               + (" (dry run, nothing changed)" if dry_run else ""))
+    for code in report.cases:
+        click.echo(f"  {code}")
+
+
 def register_cli(app: Flask) -> None:
     from .calendar_cli import calendar_cli
 
@@ -221,3 +240,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(calendar_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(privacy_cli)

@@ -336,6 +336,9 @@ class Case(db.Model):
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # When the sender's personal data was removed (retention or an erasure
+    # request, ``feedback.privacy``); the statistics columns are kept.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     category: Mapped[Category] = relationship()
     procedure: Mapped[Procedure | None] = relationship()
@@ -416,6 +419,24 @@ class Attachment(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="attachments")
+
+
+class ErasureRequest(db.Model):
+    """A sender's request to erase the personal data of a final case, until
+    the desk confirms (the case is anonymised) or refuses it with a reason."""
+
+    __tablename__ = "erasure_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|confirmed|refused
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    refusal_reason: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship()
+    decided_by: Mapped[User | None] = relationship()
 
 
 class Notification(db.Model):

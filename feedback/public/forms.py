@@ -75,6 +75,12 @@ class WithdrawForm(FlaskForm):
         Length(max=2000, message=_l("Lý do tối đa %(max)d ký tự."))], render_kw={"rows": 3})
 
 
+class EraseRequestForm(FlaskForm):
+    confirm = BooleanField(_l("Tôi hiểu rằng dữ liệu cá nhân, nội dung và tệp đính kèm của phản ánh này sẽ bị xoá "
+                              "vĩnh viễn và không thể khôi phục."),
+                           validators=[DataRequired(_l("Vui lòng đánh dấu xác nhận để gửi yêu cầu xoá."))])
+
+
 class ResendLinkForm(FlaskForm):
     code = StringField(_l("Mã phản ánh, kiến nghị"), filters=[stripped], validators=[
         DataRequired(_l("Vui lòng nhập mã phản ánh, kiến nghị.")), Length(max=32)],

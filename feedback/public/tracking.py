@@ -29,6 +29,7 @@ from ..extensions import db, limiter
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
 from ..notifications import case_links, notify_citizen
 from ..pagination import paginate
+from ..privacy import FINAL, can_request_erasure, latest_erasure_request
 from ..submission import normalise_phone
 from ..text import fold
 from ..timeline import current_deadline, public_timeline
@@ -102,6 +103,9 @@ def citizen_attachments(case: Case) -> list[Attachment]:
 
 
 def _private_page(case: Case, token: str, info_form=None, error=None, status: int = 200):
+    if case.anonymised_at is not None:
+        # Erased on the sender's request: the link only says so.
+        return render_template("public/erased.html", case=case), status
     info_request = next((e for e in reversed(case.events) if e.action == "info_requested"), None)
     if info_form is None and case.status_enum == Status.needs_info:
         info_form = ProvideInformationForm(formdata=None, version=case.version)
@@ -110,6 +114,8 @@ def _private_page(case: Case, token: str, info_form=None, error=None, status: in
         timeline=public_timeline(case, with_notes=True), attachments=citizen_attachments(case),
         info_request=info_request if case.status_enum == Status.needs_info else None,
         info_form=info_form, can_withdraw=can_withdraw(case), error=error,
+        can_request_erasure=can_request_erasure(case), erasure_request=latest_erasure_request(case),
+        case_is_final=case.status in FINAL,
     ), status
 
 

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__)
 
-from . import deliveries, routes  # noqa: F401
+from . import deliveries, erasure, routes  # noqa: F401

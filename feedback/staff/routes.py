@@ -18,6 +18,7 @@ from ..mail import TEMPLATE_TITLES
 from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
 from ..notifications import case_notifications
 from ..pagination import paginate
+from ..privacy import pending_erasure_requests
 from ..redaction import redact
 from ..staffing import unstaffed_agency_ids
 from . import bp
@@ -156,7 +157,8 @@ def desk_queue():
     ).order_by(Case.received_at, Case.id)
     page = paginate(query)
     now = utcnow()
-    return render_template("staff/desk.html", page=page, now=now, soon=due_soon_limit(now))
+    return render_template("staff/desk.html", page=page, now=now, soon=due_soon_limit(now),
+                           erasure_requests=pending_erasure_requests())
 
 
 @bp.route("/decisions")
