@@ -1,6 +1,6 @@
 """retention and erasure: when a case was anonymised; senders' erasure requests
 
-Revision ID: 0009
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-05 10:00:00
 
@@ -11,7 +11,7 @@ from alembic import op
 import feedback.models  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
-revision = '0009'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
