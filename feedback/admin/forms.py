@@ -289,7 +289,7 @@ class ApiTokenForm(FlaskForm):
     name = StringField(_l("Tên gợi nhớ (hệ thống sẽ dùng khoá)"), filters=[_strip], validators=[
         DataRequired(_l("Vui lòng đặt tên cho khoá, ví dụ: Cổng dịch vụ công quốc gia.")), at_most(100)])
     scope = SelectField(_l("Quyền của khoá"), default="read", choices=[
-        ("read", _l("Chỉ đọc")), ("write", _l("Đọc và ghi (gửi phản ánh, xử lý hồ sơ)"))],
+        SelectChoice("read", _l("Chỉ đọc")), SelectChoice("write", _l("Đọc và ghi (gửi phản ánh, xử lý hồ sơ)"))],
         invalid_choice_message=_l("Phạm vi khoá không hợp lệ."))
     agency_id = SelectField(_l("Chỉ xem hồ sơ của cơ quan"), coerce=optional_int,
                             invalid_choice_message=_l("Cơ quan không hợp lệ."))
