@@ -76,6 +76,9 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # How many reverse proxies in front of the app append X-Forwarded-*; 0
+    # trusts none, so a client cannot forge its address for limits and audit.
+    TRUSTED_PROXIES = _int("FEEDBACK_TRUSTED_PROXIES", 0)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -24,6 +24,17 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def trust_proxies(app: Flask) -> None:
+    """Take the client's address, scheme and host from the X-Forwarded-*
+    headers of the configured number of proxies, and only then: rate limits
+    and the audit log read ``request.remote_addr``."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = app.config.get("TRUSTED_PROXIES", 0)
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+
+
 def create_app(config: object | str | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -33,6 +44,7 @@ def create_app(config: object | str | None = None) -> Flask:
     )
     app.config.from_object(config or "config.Config")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    trust_proxies(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

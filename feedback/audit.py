@@ -17,6 +17,8 @@ def record_audit(action: str, case_id: int | None = None, detail: dict[str, Any]
     if user is None and has_request_context() and current_user.is_authenticated:
         user = current_user
     if has_request_context():
-        ip = request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()
+        # The client's address as ProxyFix established it from the trusted
+        # proxies (FEEDBACK_TRUSTED_PROXIES); never a header a client may forge.
+        ip = request.remote_addr or ""
     db.session.add(AuditLog(user_id=user.id if user else None, action=action, case_id=case_id,
                             detail=detail or {}, ip=ip[:64]))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import datetime
 
 import click
@@ -10,10 +9,12 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from .admin.operations import MAX_TOKEN_DAYS, AdminError, create_api_token
 from .extensions import db
-from .models import Agency, ApiToken, Role, User, hash_token
+from .models import Agency, Role, User
 from .passwords import password_problem
 from .procedure_import import ImportRefused, import_procedures
+from .tokens import TOKEN_SCOPES
 
 users_cli = AppGroup("users", help="Manage accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
@@ -71,15 +72,29 @@ def create_user(email: str, password: str, role: str, agency_code: str | None, f
 @tokens_cli.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default="cli")
-def create_token(email: str, name: str) -> None:
+@click.option("--scope", type=click.Choice(TOKEN_SCOPES), default="write", show_default=True,
+              help="read: GET requests only; write: may also submit and act on cases.")
+@click.option("--agency", "agency_code", default=None, help="Limit the token to this agency's cases.")
+@click.option("--expires-in-days", type=click.IntRange(1, MAX_TOKEN_DAYS), default=None,
+              help="The token stops working after this many days (default: never).")
+def create_token(email: str, name: str, scope: str, agency_code: str | None, expires_in_days: int | None) -> None:
     """Create an API token for a user; the token is printed alone on the last line."""
     user = db.session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"no user with e-mail {email}")
-    token = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), name=name))
+    agency_id = None
+    if agency_code:
+        agency_id = db.session.execute(select(Agency.id).where(Agency.code == agency_code)).scalar_one_or_none()
+        if agency_id is None:
+            raise click.BadParameter(f"no agency with code {agency_code}", param_hint="--agency")
+    try:
+        row, token = create_api_token(user, name, scope=scope, agency_id=agency_id, expires_in_days=expires_in_days)
+    except AdminError as error:
+        raise click.ClickException(str(error)) from None
     db.session.commit()
-    click.echo(f"API token for {user.email} ({user.role}); shown once, store it now:")
+    limits = [scope] + ([f"agency {agency_code}"] if agency_code else []) + \
+        ([f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC"] if row.expires_at else [])
+    click.echo(f"API token for {user.email} ({user.role}; {', '.join(limits)}); shown once, store it now:")
     click.echo(token)
 
 

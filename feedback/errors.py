@@ -66,9 +66,13 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def retry_after_seconds(err: HTTPException) -> int:
-    """Seconds until the limit that was hit resets (at least one)."""
+    """Seconds until the limit that was hit resets (at least one): the
+    exception's own ``retry_after`` when it has one (an account lock)."""
     from .extensions import limiter
 
+    own = getattr(err, "retry_after", None)
+    if isinstance(own, int):
+        return max(1, own)
     limit = getattr(limiter, "current_limit", None)
     reset_at = getattr(limit, "reset_at", None)
     if reset_at:

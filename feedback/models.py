@@ -167,6 +167,9 @@ class User(UserMixin, db.Model):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when an admin chose the password: the holder must replace it first.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Consecutive wrong passwords, and the lock they set (feedback/login_guard.py).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agency: Mapped[Agency | None] = relationship()
@@ -555,8 +558,18 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "read" may only GET; "write" may also submit and act (TOKEN_SCOPES).
+    scope: Mapped[str] = mapped_column(String(10), default="write", server_default="write")
+    # When set, the token sees only this agency's cases, whatever its user may see.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+    agency: Mapped[Agency | None] = relationship()
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope != "write"
 
 
 class AuditLog(db.Model):

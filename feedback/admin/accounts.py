@@ -83,7 +83,9 @@ def user_tokens(user_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            _row, new_token = ops.create_api_token(user, form.name.data)
+            _row, new_token = ops.create_api_token(user, form.name.data, scope=form.scope.data,
+                                                   agency_id=form.agency_id.data,
+                                                   expires_in_days=form.expires_in_days.data)
         except ops.AdminError as error:
             refuse(form, error)
         else:

@@ -21,6 +21,7 @@ from wtforms.validators import (
     DataRequired,
     Email,
     Length,
+    NumberRange,
     Optional,
     Regexp,
     ValidationError,
@@ -31,7 +32,7 @@ from ..labels import ROLE
 from ..models import Agency, Category
 from ..passwords import PasswordPolicy
 from ..text import fold
-from .operations import POLICY_DAYS_MAX, POLICY_DAYS_MIN, policy_defaults
+from .operations import MAX_TOKEN_DAYS, POLICY_DAYS_MAX, POLICY_DAYS_MIN, policy_defaults
 from .tree import subtree_ids, walk
 
 AGENCY_KINDS = {
@@ -287,6 +288,18 @@ class EditUserForm(FlaskForm):
 class ApiTokenForm(FlaskForm):
     name = StringField(_l("Tên gợi nhớ (hệ thống sẽ dùng khoá)"), filters=[_strip], validators=[
         DataRequired(_l("Vui lòng đặt tên cho khoá, ví dụ: Cổng dịch vụ công quốc gia.")), at_most(100)])
+    scope = SelectField(_l("Quyền của khoá"), default="read", choices=[
+        SelectChoice("read", _l("Chỉ đọc")), SelectChoice("write", _l("Đọc và ghi (gửi phản ánh, xử lý hồ sơ)"))],
+        invalid_choice_message=_l("Phạm vi khoá không hợp lệ."))
+    agency_id = SelectField(_l("Chỉ xem hồ sơ của cơ quan"), coerce=optional_int,
+                            invalid_choice_message=_l("Cơ quan không hợp lệ."))
+    expires_in_days = IntegerField(_l("Hết hạn sau (số ngày, để trống nếu không hết hạn)"), validators=[
+        Optional(), NumberRange(min=1, max=MAX_TOKEN_DAYS, message=_l("Số ngày hiệu lực phải từ 1 đến %(max)s.",
+                                                                      max=MAX_TOKEN_DAYS))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agency_id.choices = agency_choices(_l("— Mọi hồ sơ tài khoản được xem —"))
 
 
 # Holiday calendar -------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import current_app
@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..passwords import password_problem
 from ..text import fold
+from ..tokens import TOKEN_SCOPES
 
 # The deadline policy a category may override: its columns and their defaults.
 from ..workflow.policy import POLICY_DAYS
@@ -53,6 +54,7 @@ POLICY_DAYS_MIN, POLICY_DAYS_MAX = 1, 60
 
 AGENCY_NEEDED_BY = {Role.officer.value, Role.lead.value}
 PROCEDURE_KINDS = ("procedure", "legal_document")
+MAX_TOKEN_DAYS = 3650
 
 
 def policy_defaults() -> dict[str, int]:
@@ -454,22 +456,50 @@ def update_user(user: User, actor: User, *, full_name: str, role: str, agency_id
         changed["password"] = ["***", "***"]  # that it changed, never the value
     if changed:
         record_audit("user.update", detail={"user_id": user.id, "changed": changed})
+    if not user.active or not user.is_staff:
+        revoke_tokens_of(user, reason="deactivated" if not user.active else "no_longer_staff")
     db.session.flush()
     return changed
 
 
-def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
-    """Issue a bearer token acting as ``user``. Only its hash is stored; the
-    token itself is returned once, for the caller to show and forget."""
+def revoke_tokens_of(user: User, *, reason: str) -> int:
+    """Revoke every live API token of ``user`` (an account deactivated or no
+    longer staff must not keep acting through an integration); each audited."""
+    live = db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                              ).scalars().all()
+    for api_token in live:
+        api_token.revoked_at = utcnow()
+        record_audit("api_token.revoke", detail={"token_id": api_token.id, "user_id": user.id,
+                                                 "name": api_token.name, "reason": reason})
+    db.session.flush()
+    return len(live)
+
+
+def create_api_token(user: User, name: str, *, scope: str = "write", agency_id: int | None = None,
+                     expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """Issue a bearer token acting as ``user``: read-only or read-write,
+    optionally limited to one agency's cases and expiring after some days.
+    Only its hash is stored; the token itself is returned once, for the
+    caller to show and forget."""
+    if scope not in TOKEN_SCOPES:
+        raise AdminError(_l("Phạm vi khoá không hợp lệ."), "scope")
+    if agency_id is not None and db.session.get(Agency, agency_id) is None:
+        raise AdminError(_l("Vui lòng chọn một cơ quan đang hoạt động."), "agency_id")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise AdminError(_l("Số ngày hiệu lực phải từ 1 đến %(max)s.", max=MAX_TOKEN_DAYS), "expires_in_days")
     if not user.active:
         raise AdminError(_l("Tài khoản đã bị khoá, không thể cấp khoá API."))
     if not user.is_staff:
         raise AdminError(_l("Chỉ cấp khoá API cho tài khoản cán bộ (hệ thống liên thông dùng quyền của tài khoản đó)."))
     token = secrets.token_urlsafe(32)
-    api_token = ApiToken(user_id=user.id, token_hash=hash_token(token), name=name)
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    api_token = ApiToken(user_id=user.id, token_hash=hash_token(token), name=name, scope=scope, agency_id=agency_id,
+                         expires_at=expires_at)
     db.session.add(api_token)
     db.session.flush()
-    record_audit("api_token.create", detail={"token_id": api_token.id, "user_id": user.id, "name": name})
+    record_audit("api_token.create", detail={"token_id": api_token.id, "user_id": user.id, "name": name,
+                                             "scope": scope, "agency_id": agency_id,
+                                             "expires_at": expires_at.isoformat() if expires_at else None})
     db.session.flush()
     return api_token, token
 

@@ -12,7 +12,7 @@ from ..models import Agency, Role, User
 from ..reporting.periods import EARLIEST, LATEST, Period, local_today
 from ..reporting.stats import by_agency, headline
 from . import bp
-from .auth import require_staff
+from .auth import require_staff, valid_api_token
 from .errors import ApiError
 from .fields import query_args
 from .validation import STATS_FILTERS
@@ -46,7 +46,13 @@ def _figures(values: dict) -> dict:
 
 
 def _agency(user: User, code: str | None) -> Agency | None:
-    """The one agency asked for: any for a supervisor, only their own for a lead."""
+    """The one agency asked for: any for a supervisor, only their own for a
+    lead, only its own for a token limited to one agency."""
+    token = valid_api_token()
+    if token is not None and token.agency_id is not None:
+        if code and code != token.agency.code:
+            raise ApiError(403, "This token sees the figures of its own agency only.")
+        code = token.agency.code  # and, below, a lead's token still only their own
     if not code:
         return db.session.get(Agency, user.agency_id) if user.role_enum == Role.lead else None
     agency = db.session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()

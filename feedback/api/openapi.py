@@ -152,8 +152,9 @@ def schemas() -> dict[str, Any]:
 # Operations ------------------------------------------------------------------------------
 
 ERROR_TEXT = {
-    400: "Malformed JSON or query string.", 401: "Missing, wrong or revoked credentials.",
-    403: "The caller's role may not do this.", 404: "No such case (or not in the caller's scope).",
+    400: "Malformed JSON or query string.", 401: "Missing, wrong, revoked or expired credentials.",
+    403: "The caller's role may not do this, or the token is read-only.",
+    404: "No such case (or not in the caller's scope).",
     409: "The case changed meanwhile (stale version) or its status does not allow this.",
     422: "Invalid fields; see error.fields.", 429: "Rate limit reached.",
 }
@@ -267,7 +268,10 @@ def document() -> dict[str, Any]:
             "schemas": schemas(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "An API token (flask tokens create), acting as its user."},
+                           "description": "An API token (flask tokens create), acting as its user. A token may be "
+                                          "read-only (403 on any POST), limited to one agency's cases, and may "
+                                          "expire (401 \"The bearer token has expired.\"). It is revoked when its "
+                                          "user is deactivated or is no longer staff."},
                 "caseToken": {"type": "apiKey", "in": "header", "name": CASE_TOKEN_HEADER,
                               "description": "The private access token of one case, for its sender."},
             },

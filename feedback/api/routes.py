@@ -1,29 +1,40 @@
 """The JSON API's endpoints: parse, call one operation, serialise.
 
 Cases change only through ``feedback.actions.perform`` (the staff pages'
-dispatcher) and ``feedback.workflow``; lists start from ``scoped_cases``.
+dispatcher) and ``feedback.workflow``; lists start from ``scoped_cases``, narrowed
+to the token's agency when it is limited to one (``token_scoped_cases``).
 """
 from __future__ import annotations
 
-from flask import jsonify, url_for
+from flask import jsonify, request, url_for
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
-from ..access import case_by_code, scoped_cases
+from ..access import case_by_code
 from ..actions import perform
 from ..audit import record_audit
 from ..extensions import db, limiter
-from ..models import Agency, Case, CaseEvent, Category, Channel, Procedure, User, hash_token, utcnow
+from ..models import Agency, Case, CaseEvent, Category, Channel, Procedure, User, utcnow
 from ..notifications import case_links
 from ..pagination import paginate
 from ..ratings import rate_case
 from ..submission import parse_submission
 from ..text import fold
 from . import bp
-from .auth import api_user, bearer_token, citizen_case, has_bearer, require_staff, unauthenticated
+from .auth import (
+    SAFE_METHODS,
+    api_user,
+    citizen_case,
+    has_valid_token,
+    require_staff,
+    token_check,
+    token_scoped_cases,
+    unauthenticated,
+    valid_api_token,
+)
 from .errors import ApiError
 from .fields import json_body, query_args
 from .idempotency import IdempotencyKey
@@ -60,12 +71,22 @@ INTEGRATION_SUBMISSIONS = "600 per hour"
 
 
 def _caller_key() -> str:
-    token = bearer_token()
-    return f"token:{hash_token(token)}" if token else get_remote_address()
+    """A usable token's own bucket; anyone else, whatever header they send,
+    shares the address's."""
+    token = valid_api_token()
+    return f"token:{token.id}" if token is not None else get_remote_address()
 
 
 def _submission_limit() -> str:
-    return INTEGRATION_SUBMISSIONS if has_bearer() else ANONYMOUS_SUBMISSIONS
+    return INTEGRATION_SUBMISSIONS if has_valid_token() else ANONYMOUS_SUBMISSIONS
+
+
+@bp.before_request
+def refuse_read_only_changes():
+    """A read-only token changes nothing, on whichever endpoint: checked here
+    once rather than in each view that writes."""
+    if request.method not in SAFE_METHODS and token_check() is not None:
+        api_user()
 
 
 @bp.after_request
@@ -152,7 +173,7 @@ def list_cases():
     """Staff: the cases in the caller's scope, earliest deadline first."""
     user = require_staff()
     args = query_args(CASE_FILTERS)
-    query = scoped_cases(user).options(*PUBLIC_DETAILS, selectinload(Case.officer))
+    query = token_scoped_cases(user).options(*PUBLIC_DETAILS, selectinload(Case.officer))
     if args["status"]:
         query = query.where(Case.status == args["status"])
     if args["agency"]:
@@ -172,7 +193,7 @@ def list_cases():
 
 
 @bp.get("/cases/<code>")
-@limiter.limit("60 per minute", exempt_when=has_bearer)
+@limiter.limit("60 per minute", exempt_when=has_valid_token)
 def get_case(code: str):
     """The case as the caller may see it: everything for its sender (case
     token, which wins over a bearer token) and in-scope staff, the public
@@ -194,14 +215,14 @@ def _staff_case(user: User, code: str) -> Case:
     cannot be probed."""
     if not user.is_staff:
         raise ApiError(403, "Your role may not use this endpoint.")
-    case = case_by_code(code, scoped_cases(user).options(*CASE_DETAILS))
+    case = case_by_code(code, token_scoped_cases(user).options(*CASE_DETAILS))
     if case is None:
         raise ApiError(404, "No case with this code in your scope.")
     return case
 
 
 @bp.post("/cases/<code>/transitions")
-@limiter.limit("60 per minute", exempt_when=has_bearer)
+@limiter.limit("60 per minute", exempt_when=has_valid_token)
 def transition(code: str):
     """Run one workflow action, exactly as the staff pages do. The sender
     (case token) may ``provide_info`` and ``withdraw``; staff act within scope."""

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from .. import passwords
+from .. import login_guard, passwords
 from ..extensions import db, limiter
 from ..models import Role, User
 from ..notifications import notify_user
@@ -54,7 +54,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(login_guard.ADDRESS_LIMIT, methods=["POST"], deduct_when=login_guard.failed_login)
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -62,9 +62,12 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
+        login_guard.refuse_if_locked(user)
         if user is None or not user.check_password(form.password.data) or not user.active:
+            login_guard.record_failure(user)
             flash(_("Thư điện tử hoặc mật khẩu không đúng."), "error")
             return render_template("auth/login.html", form=form), 401
+        login_guard.record_success(user)
         login_user(user, remember=form.remember.data)
         return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)

@@ -18,8 +18,8 @@ from ..access import case_by_code
 from ..audit import record_audit
 from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
-from ..models import Case, Category, hash_token, utcnow
-from ..tokens import user_for_api_token
+from ..models import Case, Category, utcnow
+from ..tokens import TokenCheck, check_api_token
 from . import bp
 from .documents import (
     CLOSED,
@@ -40,9 +40,20 @@ MAX_IDS = 100
 FMT = "<any(json, xml):fmt>"
 
 
+API_KEY_CHECK = "feedback.open311_api_key"
+
+
+def _api_key_check() -> TokenCheck:
+    """The ``api_key``'s check, once per request (the limiter asks first)."""
+    if API_KEY_CHECK not in request.environ:
+        request.environ[API_KEY_CHECK] = check_api_token((request.values.get("api_key") or "").strip())
+    return request.environ[API_KEY_CHECK]
+
+
 def _api_key_limit_key() -> str:
-    key = request.values.get("api_key")
-    return f"open311:{hash_token(key)}" if key else get_remote_address()
+    """A usable key's own bucket; a wrong key counts against the address."""
+    token = _api_key_check().token
+    return f"open311:{token.id}" if token is not None else get_remote_address()
 
 
 @bp.get(f"/discovery.{FMT}")
@@ -74,9 +85,12 @@ def create_request(fmt: str):
     """Create a case from a service request; the answer names its code and
     the private token (which the sender also receives by e-mail)."""
     params = request.values
-    integration = user_for_api_token((params.get("api_key") or "").strip())
-    if integration is None:
-        raise Open311Error(403, "api_key is missing, invalid or revoked")
+    check = _api_key_check()
+    if check.token is None or not check.token.user.is_staff:
+        raise Open311Error(403, "api_key has expired" if check.expired else "api_key is missing, invalid or revoked")
+    if check.token.read_only:
+        raise Open311Error(403, "api_key is read-only: it cannot submit requests")
+    integration = check.token.user
     case, token = wf.submit_case(parse_request(params), wf.Actor.citizen())
     record_audit("case.submitted_by_integration", case_id=case.id, detail={"channel": case.channel},
                  user=integration)
