@@ -93,6 +93,11 @@ def create_app(config: object | str | None = None) -> Flask:
 
     init_jobs(app)  # outbox delivery settings; the embedded scheduler without Redis
 
+    from . import metrics, request_log
+
+    request_log.init_app(app)  # X-Request-ID and one JSON log line per request
+    metrics.init_app(app)  # /metrics for Prometheus, behind FEEDBACK_METRICS_TOKEN
+
     @app.before_request
     def fresh_locale() -> None:
         # Flask-Babel caches the locale on the app context, which outlives a

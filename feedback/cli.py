@@ -246,8 +246,10 @@ def privacy_anonymise(days: int | None, dry_run: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .backup import backup_cli
     from .calendar_cli import calendar_cli
 
+    app.cli.add_command(backup_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)

@@ -97,8 +97,18 @@ def init_app(app: Flask) -> None:
 
 @in_app_context
 def deliver_job(notification_id: int) -> str:
-    """RQ: deliver one outbox row (see ``delivery.deliver``)."""
-    return deliver(notification_id)
+    """RQ: deliver one outbox row (see ``delivery.deliver``), under the id of
+    the request that queued it (the job's ``meta``), so its log lines carry it."""
+    from rq import get_current_job
+
+    from ..request_log import reset_request_id, set_request_id
+
+    job = get_current_job()
+    token = set_request_id((job.meta or {}).get("request_id") if job is not None else None)
+    try:
+        return deliver(notification_id)
+    finally:
+        reset_request_id(token)
 
 
 @in_app_context

@@ -101,7 +101,19 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
     Returns what happened: ``sent``, ``retry`` (a temporary failure, tried
     again after the backoff), ``failed``, ``deferred`` (a staff retry at night
     waits for office hours) or ``skipped`` (someone else has it, or it is done).
+    Logs one line with the outcome and the id of the request that caused it.
     """
+    from ..request_log import current_request_id
+
+    result = _deliver(notification_id, now)
+    request_id = current_request_id()
+    log.log(logging.WARNING if result in ("retry", "failed") else logging.INFO,
+            "notification %s: %s (request %s)", notification_id, result, request_id or "-",
+            extra={"request_id": request_id, "fields": {"notification_id": notification_id, "result": result}})
+    return result
+
+
+def _deliver(notification_id: int, now: datetime | None = None) -> str:
     notification = db.session.get(Notification, notification_id, populate_existing=True)
     if notification is None:
         return "skipped"

@@ -41,14 +41,19 @@ def delivery_job_id(notification_id: int) -> str:
 
 
 def enqueue_deliveries(queue: Queue, notification_ids: list[int]) -> None:
-    """One delivery job per row, in one Redis round trip."""
+    """One delivery job per row, in one Redis round trip. The id of the
+    request that caused them travels in each job's ``meta`` (its log lines show it)."""
+    from ..request_log import current_request_id
+
+    request_id = current_request_id()
+    meta = {"request_id": request_id} if request_id else None
     with queue.connection.pipeline() as pipeline:
         for notification_id in notification_ids:
             # By name, not by function: the dotted name is what RQ stores and a
             # worker imports, and jobs already queued under it must keep running.
             queue.enqueue(DELIVER_JOB, notification_id, job_id=delivery_job_id(notification_id),
                           job_timeout=DELIVERY_JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 86400,
-                          description=f"deliver notification {notification_id}", pipeline=pipeline)
+                          description=f"deliver notification {notification_id}", meta=meta, pipeline=pipeline)
         pipeline.execute()
 
 
