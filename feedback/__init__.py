@@ -86,6 +86,9 @@ def create_app(config: object | str | None = None) -> Flask:
         csrf.exempt(machine_bp)
         app.register_blueprint(machine_bp)
     register_error_handlers(app)
+    from .input_guard import init_app as init_input_guard
+
+    init_input_guard(app)  # body limits and forbidden characters, before every other hook
     register_labels(app)
     register_cli(app)
 

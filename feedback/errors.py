@@ -13,7 +13,7 @@ MESSAGES = {
     403: ("Không có quyền truy cập", "Access denied"),
     404: ("Không tìm thấy trang", "Page not found"),
     409: ("Dữ liệu đã thay đổi", "This changed meanwhile"),
-    413: ("Tệp quá lớn", "Upload too large"),
+    413: ("Nội dung gửi lên quá lớn", "Request too large"),
     429: ("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, please try again later"),
     500: ("Lỗi hệ thống", "Server error"),
 }
@@ -55,7 +55,9 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(err: HTTPException):
         if err.code == 429 and not _wants_json():
             return too_many_requests(err)
-        response = make_response(render_error(err.code or 500))
+        from .input_guard import page_detail
+
+        response = make_response(render_error(err.code or 500, *page_detail(err)))
         # Keep what the exception says beyond its code: the methods a 405
         # allows, when a 429 may retry.
         carried = err.get_response().headers

@@ -30,6 +30,9 @@ def _stays_on_site(location: str) -> bool:
 @pytest.mark.parametrize("target", OFFSITE)
 def test_language_switch_never_redirects_off_site(client, target):
     response = client.get("/lang/en", query_string={"next": target})
+    if "\t" in target:  # a control character in a return address is refused outright
+        assert response.status_code == 400
+        return
     assert response.status_code == 302
     assert _stays_on_site(response.headers["Location"]), response.headers["Location"]
 
@@ -39,6 +42,9 @@ def test_login_never_redirects_off_site(client, make, target):
     officer = make.user(role="officer")
     response = client.post("/auth/login", query_string={"next": target},
                            data={"email": officer.email, "password": make.PASSWORD})
+    if "\t" in target:  # a control character in a return address is refused outright
+        assert response.status_code == 400
+        return
     assert response.status_code == 302
     assert _stays_on_site(response.headers["Location"]), response.headers["Location"]
 

@@ -13,6 +13,7 @@ from flask_babel import force_locale
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..input_guard import REFUSED_CHARACTERS, RefusedInput
 from ..json_fields import ValidationFailed
 from ..workflow import InvalidInput, NotAllowedNow, PermissionDenied, StaleCase, WorkflowError
 
@@ -85,6 +86,12 @@ def register_api_errors(bp: Blueprint) -> None:
             message_vi = str(err.message)
         return error_response(err.http_status, str(err.message), dict(err.fields),
                               WORKFLOW_REASONS.get(type(err), REASONS.get(err.http_status)), message_vi=message_vi)
+
+    @bp.errorhandler(RefusedInput)
+    def refused_input(err: RefusedInput):
+        # The guard ran before the view: nothing to roll back, but name the field.
+        return error_response(400, "The request contains characters that are not allowed.",
+                              {err.field: REFUSED_CHARACTERS}, "invalid_characters")
 
     @bp.errorhandler(HTTPException)
     def http_error(err: HTTPException):

@@ -11,13 +11,20 @@ from typing import Any
 
 from flask import request
 
-from ..json_fields import Field
+from ..input_guard import JsonRefused, read_json
+from ..json_fields import Field, ValidationFailed
 from .errors import ApiError
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object; 400 when it is not JSON or not an object."""
-    data = request.get_json(force=True, silent=True, cache=True)
+    """The request's JSON object; 400 when it is not JSON (or nested too
+    deeply) or not an object, 422 naming each string with forbidden characters."""
+    try:
+        data = read_json()
+    except JsonRefused as refused:
+        if refused.fields:
+            raise ValidationFailed(refused.fields, refused.message) from None
+        raise ApiError(400, refused.message, reason="malformed_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.", reason="malformed_json")
     return data

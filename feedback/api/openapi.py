@@ -152,10 +152,13 @@ def schemas() -> dict[str, Any]:
 # Operations ------------------------------------------------------------------------------
 
 ERROR_TEXT = {
-    400: "Malformed JSON or query string.", 401: "Missing, wrong, revoked or expired credentials.",
+    400: "Malformed JSON or query string, or a path or query holding NUL, control characters or lone "
+         "surrogates (refused for every operation).",
+    401: "Missing, wrong, revoked or expired credentials.",
     403: "The caller's role may not do this, or the token is read-only.",
     404: "No such case (or not in the caller's scope).",
     409: "The case changed meanwhile (stale version) or its status does not allow this.",
+    413: "The body is larger than the limit for JSON requests.",
     422: "Invalid fields; see error.fields.", 429: "Rate limit reached.",
 }
 
@@ -166,7 +169,8 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 
 def responses(ok: dict[int, tuple[str, dict[str, Any]]], *errors: int) -> dict[str, Any]:
     documented = {str(code): {"description": text, **json_content(schema)} for code, (text, schema) in ok.items()}
-    for code in errors:
+    # The input guard refuses forbidden characters in any path or query string.
+    for code in sorted({400, *errors}):
         documented[str(code)] = {"description": ERROR_TEXT[code], **json_content(ref("Error"))}
     return documented
 
@@ -214,7 +218,7 @@ def paths() -> dict[str, Any]:
                                 "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"}}],
                 "requestBody": {"required": True, **json_content(ref("Submission"))},
                 "responses": responses({201: ("The case, with its private token", ref("CaseCreated"))},
-                                       400, 401, 422, 429)},
+                                       400, 401, 413, 422, 429)},
             "get": {
                 "operationId": "listCases", "summary": "Cases in the caller's scope, earliest deadline first",
                 "security": STAFF, "parameters": query_parameters(CASE_FILTERS),
@@ -232,7 +236,7 @@ def paths() -> dict[str, Any]:
             "security": STAFF_OR_SENDER, "parameters": [CODE_PARAMETER],
             "requestBody": {"required": True, **json_content(ref("Transition"))},
             "responses": responses({200: ("The updated case with its new version", ref("Case"))},
-                                   400, 401, 403, 404, 409, 422, 429)}},
+                                   400, 401, 403, 404, 409, 413, 422, 429)}},
         "/cases/{code}/rating": {"post": {
             "operationId": "rateCase", "summary": "The sender rates the answer",
             "security": [{"caseToken": []}], "parameters": [CODE_PARAMETER],
@@ -240,7 +244,7 @@ def paths() -> dict[str, Any]:
             "responses": responses({
                 200: ("The rating, updated", obj({"code": STRING, "rating": ref("Rating")})),
                 201: ("The rating, recorded", obj({"code": STRING, "rating": ref("Rating")})),
-            }, 400, 401, 403, 409, 422, 429)}},
+            }, 400, 401, 403, 409, 413, 422, 429)}},
         "/stats": {"get": {
             "operationId": "getStats", "summary": "Headline figures (leads and supervisors)",
             "security": STAFF, "parameters": query_parameters(STATS_FILTERS),

@@ -1,10 +1,9 @@
 """Home page, language switch and a registered citizen's own cases."""
-from urllib.parse import urlsplit
-
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
+from ..input_guard import safe_next
 from ..models import Case, Role
 from ..pagination import paginate
 from . import bp
@@ -20,11 +19,7 @@ def set_language(lang: str):
     if lang not in current_app.config["LANGUAGES"]:
         abort(404)
     session["lang"] = lang
-    target = request.args.get("next") or url_for("public.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/"):
-        target = url_for("public.index")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next")) or url_for("public.index"))
 
 
 @bp.route("/my-cases")
