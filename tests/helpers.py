@@ -140,3 +140,18 @@ def local(y, m, d, h=9, mi=0) -> datetime:
     from feedback.deadlines import OFFICE_TZ
 
     return datetime(y, m, d, h, mi, tzinfo=OFFICE_TZ)
+
+
+def mailed_private_url(notification) -> str:
+    """The private link as the citizen's mail carries it: the outbox row keeps
+    it sealed until delivery and drops it then, so it is read from the mail
+    delivered (test mailbox), or rendered from the row not yet delivered."""
+    import re
+
+    from feedback.mail import memory_mailbox, render_mail
+
+    sent = [mail for mail in memory_mailbox() if mail.notification_id == notification.id]
+    text = sent[-1].text if sent else render_mail(notification).text
+    match = re.search(r"https?://\S+/c/[\w-]+", text)
+    assert match, "the mail carries no private link"
+    return match.group(0)
