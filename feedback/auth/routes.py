@@ -4,7 +4,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
