@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 from feedback.extensions import db
 from feedback.models import Agency, Case, Category, Role, User
 
+# The consent box's wording in Vietnamese, as a sender is shown it.
+CONSENT_TEXT = ("Tôi đồng ý để nội dung phản ánh, sau khi đã xoá thông tin cá nhân, "
+                "được công khai cùng câu trả lời trên cổng thông tin của thành phố.")
+
 _seq = itertools.count(1)
 
 # The instant the dashboard tests freeze "now" at (the ``frozen_now`` fixture).
@@ -56,6 +60,9 @@ class Factory:
         """A case row in a given state, for tests that are not about intake."""
         n = next(_seq)
         category = kw.pop("category", None) or self.category(agency=agency)
+        if kw.get("publish_consent"):  # consent comes with its record, as intake stores it
+            kw.setdefault("publish_consent_at", datetime(2026, 1, 5, 3, 0, tzinfo=UTC))
+            kw.setdefault("publish_consent_text", CONSENT_TEXT)
         case = Case(
             code=kw.pop("code", f"PAKN.20260105.{n:04d}"),
             sender_name=kw.pop("sender_name", "Nguyễn Văn An"),
@@ -108,6 +115,8 @@ def submit(category: Category, at: datetime | None = None, **kw) -> tuple[Case, 
                   sender_email="an@example.vn", title="Đăng ký khai sinh chậm",
                   content="Hồ sơ khai sinh nộp đã lâu chưa có kết quả.", category_id=category.id)
     values.update(kw)
+    if values.get("publish_consent"):
+        values.setdefault("publish_consent_text", CONSENT_TEXT)
     case, token = submit_case(Submission(**values), now=at)
     db.session.commit()
     return case, token
