@@ -273,7 +273,7 @@ class ConsoleTransport:
     def send(self, mail: Mail) -> None:
         message = build_mime(mail, self.sender)
         # These copies hold working links: a development aid, never for production.
-        message["X-Feedback-Note"] = "development copy (console mail backend); contains working links"
+        message["X-Feedback-Note"] = "development copy, holds working links"
         self.folder.mkdir(parents=True, exist_ok=True)
         # Timestamped, never overwritten: a duplicate send would show as two files.
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")

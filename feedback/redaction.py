@@ -83,7 +83,9 @@ def _digit_run(digits: str) -> str:
 
 def _name_patterns(name: str) -> list[str]:
     words = _words(name)
-    patterns = [_word_run(words[i:j]) for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
+    # The full name and every run ending with the given name ("Văn An",
+    # "Thị Hoa"); runs without it ("Người dân") are too often plain words.
+    patterns = [_word_run(words[i:]) for i in range(len(words) - 1)]
     if words and len(words[-1]) >= GIVEN_NAME_MIN:
         patterns.append(_word_run(words[-1:]))
     return patterns

@@ -134,14 +134,20 @@ def submitted_case(make: Factory, category: Category | None = None, **kw):
 
 def published_case(make: Factory, title: str, content: str = "Nội dung đã ẩn thông tin cá nhân.",
                    answer: str = "Cơ quan đã hướng dẫn thực hiện theo quy định.", **kw) -> Case:
-    """An answered case already published, as the desk leaves it."""
+    """An answered case already published, as the desk leaves it: the public
+    answer is the one the publish form suggests (``public_answer`` overrides)."""
+    from feedback.redaction import redact
     from feedback.text import fold
 
     published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
-    return make.case(status="responded", published=True, publish_consent=True, public_title=title,
+    public_answer = kw.pop("public_answer", None)
+    case = make.case(status="responded", published=True, publish_consent=True, public_title=title,
                      public_content=content, answer=answer, outcome="explained",
                      answered_at=published_at, published_at=published_at,
                      search_text=fold(f"{title} {content} {answer}"), **kw)
+    case.public_answer = redact(answer, case) if public_answer is None else public_answer
+    db.session.commit()
+    return case
 
 
 def local(y, m, d, h=9, mi=0) -> datetime:
