@@ -160,6 +160,7 @@ def seed_demo_cases() -> int:
     from .deadlines import load_calendar
     from .models import Case, utcnow
     from .ratings import rate_case
+    from .submission import consent_wording
 
     if db.session.execute(select(Case.id).limit(1)).first():
         return 0
@@ -178,7 +179,7 @@ def seed_demo_cases() -> int:
             sender_address=f"Số {n} đường Lạch Tray, phường Ngô Quyền, Hải Phòng",
             sender_phone=f"09123450{n:02d}", sender_email=f"nguoidan{n}@demo.haiphong.vn",
             title=title, content=f"{title}. Đây là phản ánh mẫu của bộ dữ liệu trình diễn.",
-            category_id=categories[category].id, publish_consent=True,
+            category_id=categories[category].id, publish_consent=True, publish_consent_text=consent_wording("vi"),
         ), now=at)
         handler = officer_tp if category == "HO-TICH" else officer
         step_at = at

@@ -12,8 +12,9 @@ a malformed address, SMTP 5xx for the recipient). Returning means sent.
 
 E-mail transports, chosen by ``MAIL_BACKEND``:
 
-- ``console`` (development): prints the message and writes an ``.eml`` file to
-  ``MAIL_FOLDER``;
+- ``console`` (development only): prints the message and writes an ``.eml``
+  file to ``MAIL_FOLDER``; those copies hold working links, so the folder is
+  a development aid and each file says so in an ``X-Feedback-Note`` header;
 - ``smtp``: the ``MAIL_*`` settings;
 - ``memory`` (tests): keeps messages in a list, see :func:`memory_mailbox`.
 """
@@ -39,6 +40,7 @@ from .deadlines import OFFICE_TZ
 from .labels import OUTCOME
 from .mail_links import action_links
 from .models import Notification, User, utcnow
+from .sealing import DROPPED, SEALED, open_payload
 
 # What each template is about, for staff pages listing deliveries.
 TEMPLATE_TITLES = {
@@ -152,12 +154,23 @@ def _mail_context(notification: Notification, language: str) -> dict[str, Any]:
     if code:
         context["lookup_url"] = f"{base}/lookup?code={code}"
         context["staff_url"] = f"{base}/staff/cases/{code}"
-    context.update(payload)
+    context.update({key: value for key, value in payload.items() if key not in (SEALED, DROPPED)})
+    opened = open_payload(payload)
+    context.update(opened)
+    if payload.get(DROPPED) or len(opened) < len(payload.get(SEALED) or {}):
+        # Sent before, or failed for good and retried: the private link is
+        # gone from the row, so the mail says how to ask for a new one.
+        context["link_withdrawn"] = True
+        context["resend_url"] = f"{base}/resend"
     if isinstance(payload.get("reset"), dict):
         # The outbox keeps what the link is made of; the link is signed only here.
         from .passwords import reset_url
 
         context["reset_url"] = reset_url(payload["reset"])
+    if isinstance(payload.get("verify"), dict):
+        from .mail_links import verification_url
+
+        context["verify_url"] = verification_url(payload["verify"])
     # Signed links are made now, not stored in the outbox row.
     context.update(action_links(notification))
     if payload.get("outcome"):
@@ -259,6 +272,8 @@ class ConsoleTransport:
 
     def send(self, mail: Mail) -> None:
         message = build_mime(mail, self.sender)
+        # These copies hold working links: a development aid, never for production.
+        message["X-Feedback-Note"] = "development copy, holds working links"
         self.folder.mkdir(parents=True, exist_ok=True)
         # Timestamped, never overwritten: a duplicate send would show as two files.
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")

@@ -62,6 +62,27 @@ def case_for_token(token: str, purpose: str) -> Case:
     return case
 
 
+# E-mail verification: the outbox row keeps the account and address; the link
+# is signed when the mail is rendered, so the row holds nothing usable.
+VERIFY_MAX_AGE = 3 * 24 * 3600
+
+
+def _verifier() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="feedback.verify-email")
+
+
+def verification_url(verify: dict) -> str:
+    """The link for an outbox row's ``verify`` payload (``{"user", "email"}``)."""
+    token = _verifier().dumps({"user": verify["user"], "email": verify["email"]})
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/auth/verify/{token}"
+
+
+def verification_data(token: str) -> dict:
+    """What a verification link carries; raises itsdangerous' SignatureExpired
+    or BadSignature."""
+    return _verifier().loads(token, max_age=VERIFY_MAX_AGE)
+
+
 def info_url(case: Case) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/info/{signed_token(case, 'info')}"
 

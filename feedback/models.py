@@ -282,6 +282,10 @@ class Case(db.Model):
     title: Mapped[str] = mapped_column(String(255))
     content: Mapped[str] = mapped_column(Text)
     publish_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The consent on record: when it was given and the exact wording the
+    # sender agreed to. Publication needs both (workflow rule "publish").
+    publish_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    publish_consent_text: Mapped[str] = mapped_column(Text, default="")
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
     procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"), index=True)
 
@@ -335,6 +339,9 @@ class Case(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     public_title: Mapped[str] = mapped_column(String(255), default="")
     public_content: Mapped[str] = mapped_column(Text, default="")
+    # The answer as published, checked by the desk; kept apart from ``answer``
+    # so that public pages and views never read the private text.
+    public_answer: Mapped[str] = mapped_column(Text, default="")
     # Diacritic-folded text of the published case, for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
@@ -369,14 +376,6 @@ class Case(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status_enum in OPEN_STATUSES
-
-    @property
-    def public_answer(self) -> str:
-        """The answer as the public sees it: the sender's personal data masked
-        (answers often address the sender by name, phone or e-mail)."""
-        from .redaction import redact
-
-        return redact(self.answer or "", self)
 
     def __repr__(self) -> str:
         return f"<Case {self.code} {self.status}>"

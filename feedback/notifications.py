@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Case, Notification, User, utcnow
+from .sealing import seal_payload
 
 # Templates citizens receive, and the ones staff receive.
 CITIZEN_TEMPLATES = {
@@ -26,6 +27,8 @@ STAFF_TEMPLATES = {"reminder", "digest", "assigned", "approval_needed", "extensi
 
 
 def case_links(case: Case, access_token: str | None = None) -> dict[str, str]:
+    """The case's links; with ``access_token``, the private link too (an
+    outbox row keeps that one sealed, see :func:`_add`)."""
     base = current_app.config["BASE_URL"].rstrip("/")
     links = {"lookup_url": f"{base}/lookup?code={case.code}", "staff_url": f"{base}/staff/cases/{case.code}"}
     if access_token:
@@ -51,7 +54,9 @@ def _add(case: Case | None, template: str, recipient: str, language: str,
     notification = Notification(
         case=case, recipient=recipient, recipient_user_id=user.id if user else None,
         template=template, language=language if language in ("vi", "en") else "vi",
-        payload=data, status="pending", next_attempt_at=utcnow(),
+        # The database holds the private link's hash only; the row must not
+        # be where it can be read in clear.
+        payload=seal_payload(data), status="pending", next_attempt_at=utcnow(),
     )
     db.session.add(notification)
     return notification

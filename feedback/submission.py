@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from .extensions import db
@@ -20,6 +22,11 @@ from .models import Agency, CaseType, Category, Channel, Procedure, SenderKind
 from .workflow import Submission
 
 TITLE_MAX = 255
+# The consent the sender gives, word for word: the web form's box shows it,
+# the API and Open311 documentation quote it, and the case records it as
+# shown (in the sender's language) with the time it was given.
+PUBLISH_CONSENT = _l("Tôi đồng ý để nội dung phản ánh, sau khi đã xoá thông tin cá nhân, "
+                     "được công khai cùng câu trả lời trên cổng thông tin của thành phố.")
 CONTENT_MIN, CONTENT_MAX = 20, 10000
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 MOBILE = re.compile(r"0[35789]\d{8}")
@@ -75,7 +82,10 @@ SUBMISSION_FIELDS = {
     "title": Field("string", required=True, max_length=TITLE_MAX),
     "content": Field("string", required=True, min_length=CONTENT_MIN, max_length=CONTENT_MAX),
     "publish_consent": Field("boolean", required=True,
-                             description="Consent to publish an anonymised version with the answer."),
+                             description="Consent to publish an anonymised version with the answer. true records "
+                                         "the sender's agreement, with the time, to this wording (in their language): "
+                                         "\u201cTôi đồng ý để nội dung phản ánh, sau khi đã xoá thông tin cá nhân, "
+                                         "được công khai cùng câu trả lời trên cổng thông tin của thành phố.\u201d"),
     "language": Field("string", enum=("vi", "en"), description="Language of the messages to the sender."),
 }
 BUSINESS_ONLY_REQUIRED = ("tax_code", "representative")
@@ -121,7 +131,14 @@ def parse_submission(data: Any, channel: str = Channel.api.value) -> Submission:
         sender_tax_code=(sender.get("tax_code") or "") if business else "",
         sender_representative=(sender.get("representative") or "") if business else "",
         publish_consent=values["publish_consent"], language=values.get("language") or "vi", channel=channel,
+        publish_consent_text=consent_wording(values.get("language") or "vi") if values["publish_consent"] else "",
     )
+
+
+def consent_wording(language: str) -> str:
+    """:data:`PUBLISH_CONSENT` as a sender reading ``language`` is shown it."""
+    with force_locale(language if language in ("vi", "en") else "vi"):
+        return str(PUBLISH_CONSENT)
 
 
 def _check_sender(sender: dict[str, Any], errors: dict[str, str]) -> None:

@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 from feedback.extensions import db
 from feedback.models import Agency, Case, Category, Role, User
 
+# The consent box's wording in Vietnamese, as a sender is shown it.
+CONSENT_TEXT = ("Tôi đồng ý để nội dung phản ánh, sau khi đã xoá thông tin cá nhân, "
+                "được công khai cùng câu trả lời trên cổng thông tin của thành phố.")
+
 _seq = itertools.count(1)
 
 # The instant the dashboard tests freeze "now" at (the ``frozen_now`` fixture).
@@ -56,6 +60,9 @@ class Factory:
         """A case row in a given state, for tests that are not about intake."""
         n = next(_seq)
         category = kw.pop("category", None) or self.category(agency=agency)
+        if kw.get("publish_consent"):  # consent comes with its record, as intake stores it
+            kw.setdefault("publish_consent_at", datetime(2026, 1, 5, 3, 0, tzinfo=UTC))
+            kw.setdefault("publish_consent_text", CONSENT_TEXT)
         case = Case(
             code=kw.pop("code", f"PAKN.20260105.{n:04d}"),
             sender_name=kw.pop("sender_name", "Nguyễn Văn An"),
@@ -108,6 +115,8 @@ def submit(category: Category, at: datetime | None = None, **kw) -> tuple[Case, 
                   sender_email="an@example.vn", title="Đăng ký khai sinh chậm",
                   content="Hồ sơ khai sinh nộp đã lâu chưa có kết quả.", category_id=category.id)
     values.update(kw)
+    if values.get("publish_consent"):
+        values.setdefault("publish_consent_text", CONSENT_TEXT)
     case, token = submit_case(Submission(**values), now=at)
     db.session.commit()
     return case, token
@@ -125,14 +134,20 @@ def submitted_case(make: Factory, category: Category | None = None, **kw):
 
 def published_case(make: Factory, title: str, content: str = "Nội dung đã ẩn thông tin cá nhân.",
                    answer: str = "Cơ quan đã hướng dẫn thực hiện theo quy định.", **kw) -> Case:
-    """An answered case already published, as the desk leaves it."""
+    """An answered case already published, as the desk leaves it: the public
+    answer is the one the publish form suggests (``public_answer`` overrides)."""
+    from feedback.redaction import redact
     from feedback.text import fold
 
     published_at = kw.pop("published_at", datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
-    return make.case(status="responded", published=True, publish_consent=True, public_title=title,
+    public_answer = kw.pop("public_answer", None)
+    case = make.case(status="responded", published=True, publish_consent=True, public_title=title,
                      public_content=content, answer=answer, outcome="explained",
                      answered_at=published_at, published_at=published_at,
                      search_text=fold(f"{title} {content} {answer}"), **kw)
+    case.public_answer = redact(answer, case) if public_answer is None else public_answer
+    db.session.commit()
+    return case
 
 
 def local(y, m, d, h=9, mi=0) -> datetime:
@@ -140,3 +155,18 @@ def local(y, m, d, h=9, mi=0) -> datetime:
     from feedback.deadlines import OFFICE_TZ
 
     return datetime(y, m, d, h, mi, tzinfo=OFFICE_TZ)
+
+
+def mailed_private_url(notification) -> str:
+    """The private link as the citizen's mail carries it: the outbox row keeps
+    it sealed until delivery and drops it then, so it is read from the mail
+    delivered (test mailbox), or rendered from the row not yet delivered."""
+    import re
+
+    from feedback.mail import memory_mailbox, render_mail
+
+    sent = [mail for mail in memory_mailbox() if mail.notification_id == notification.id]
+    text = sent[-1].text if sent else render_mail(notification).text
+    match = re.search(r"https?://\S+/c/[\w-]+", text)
+    assert match, "the mail carries no private link"
+    return match.group(0)

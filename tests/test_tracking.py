@@ -22,7 +22,7 @@ from feedback.workflow import (
     request_information,
 )
 
-from .helpers import PDF_BYTES, published_case, submitted_case
+from .helpers import PDF_BYTES, mailed_private_url, published_case, submitted_case
 
 PERSONAL = ("Nguyễn Văn An", "0912345678", "an.nguyen@example.vn", "12 Lạch Tray")
 
@@ -272,7 +272,7 @@ def test_a_new_link_is_sent_and_the_old_one_stops_working(client, make, departme
 
     sent = db.session.execute(select(Notification).where(Notification.template == "access_link")).scalar_one()
     assert sent.recipient == "an.nguyen@example.vn"
-    new_path = sent.payload["private_url"].split("://", 1)[1].split("/", 1)[1]
+    new_path = mailed_private_url(sent).split("://", 1)[1].split("/", 1)[1]
     assert client.get(f"/{new_path}").status_code == 200
     assert client.get(f"/c/{old}").status_code == 404
     assert "/c/" not in response.get_data(as_text=True)

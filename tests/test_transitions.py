@@ -119,7 +119,8 @@ def _valid_params(world, name: str) -> dict:
         "request_extension": {"days": 2, "reason": "Cần xác minh thực địa."},
         "decide_extension": {"approve": True, "note": "Đồng ý."},
         "decide_review": {"reopen": False, "note": "Câu trả lời đúng quy định."},
-        "publish": {"public_title": "Thủ tục xây dựng kéo dài", "public_content": "Hồ sơ chậm có kết quả."},
+        "publish": {"public_title": "Thủ tục xây dựng kéo dài", "public_content": "Hồ sơ chậm có kết quả.",
+                    "public_answer": "Sở đã chỉ đạo giải quyết hồ sơ."},
         "note": {"note": "Đã gọi điện cho người gửi."},
     }.get(name, {"reason": "Lý do cụ thể."})
 

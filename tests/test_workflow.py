@@ -324,7 +324,7 @@ def test_publishing_needs_consent_and_clean_text(world):
     wf.submit_answer(case, world.officer, "explained", "Trả lời")
     with pytest.raises(wf.InvalidInput) as err:
         wf.publish_case(case, world.desk, "Khai sinh chậm", "Ông Nguyễn Văn An, số 0912345678, hỏi về khai sinh.")
-    assert "phone" in err.value.message and "name" in err.value.message
+    assert "số điện thoại" in err.value.message and "họ tên" in err.value.message
     wf.publish_case(case, world.desk, "Khai sinh chậm", "Một công dân hỏi về thời hạn đăng ký khai sinh.")
     db.session.commit()
     assert case.published and case.search_text.startswith("khai sinh cham")

@@ -3,7 +3,6 @@ forgotten, and the change an admin-chosen password requires first."""
 
 from flask import (
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -13,12 +12,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import func, select
 
 from .. import login_guard, passwords
 from ..extensions import db, limiter
 from ..input_guard import safe_next
+from ..mail_links import verification_data
 from ..models import Role, User
 from ..notifications import notify_user
 from . import bp
@@ -99,18 +99,10 @@ def register():
 
 
 # E-mail verification: cases sent with a verified address join "my cases".
-VERIFY_MAX_AGE = 3 * 24 * 3600
-
-
-def _verifier() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="feedback.verify-email")
-
-
 def send_verification(user: User) -> None:
-    """Queue the verification e-mail (in the caller's transaction)."""
-    token = _verifier().dumps({"user": user.id, "email": user.email})
-    base = current_app.config["BASE_URL"].rstrip("/")
-    notify_user(None, user, "verify_email", {"verify_url": f"{base}/auth/verify/{token}"})
+    """Queue the verification e-mail (in the caller's transaction); the link
+    is signed when the mail is rendered (``feedback.mail_links``)."""
+    notify_user(None, user, "verify_email", {"verify": {"user": user.id, "email": user.email}})
 
 
 @bp.route("/verify/<token>")
@@ -118,7 +110,7 @@ def send_verification(user: User) -> None:
 def verify_email(token: str):
     """Opening the e-mailed link proves the address belongs to the account holder."""
     try:
-        data = _verifier().loads(token, max_age=VERIFY_MAX_AGE)
+        data = verification_data(token)
     except SignatureExpired:
         flash(_("Đường dẫn xác minh đã hết hạn. Đăng nhập để nhận đường dẫn mới."), "error")
         return redirect(url_for("auth.login")), 303

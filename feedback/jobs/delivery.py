@@ -14,6 +14,7 @@ from ..extensions import db
 from ..mail import DeliveryError, TemporaryFailure, channel_for
 from ..models import Case, Notification, utcnow
 from ..notifications import dispatch_after_commit
+from ..sealing import drop_sealed
 from .queue import enqueue_deliveries, get_queue
 
 log = logging.getLogger(__name__)
@@ -177,12 +178,34 @@ def _record_failure(notification_id: int, attempt: int, error: DeliveryError, no
 
 def _finish(notification_id: int, attempt: int, **values) -> None:
     # Only the claim that sent may record the result.
+    if values.get("status") in ("sent", "failed"):
+        _add_dropped_secrets(notification_id, values)
     db.session.execute(
         update(Notification)
         .where(Notification.id == notification_id, Notification.status == "sending",
                Notification.attempts == attempt)
         .values(**values).execution_options(synchronize_session=False))
     db.session.commit()
+
+
+def _add_dropped_secrets(notification_id: int, values: dict) -> None:
+    """Delivered or failed for good: the row's sealed secrets (the private
+    link) have served their purpose and leave the database with it. A row an
+    operator retries later tells the citizen to ask for a new link instead."""
+    payload = db.session.execute(select(Notification.payload).where(Notification.id == notification_id)).scalar()
+    dropped = drop_sealed(payload)
+    if dropped is not None:
+        values["payload"] = dropped
+
+
+def drop_secrets(notification_id: int) -> None:
+    """:func:`_add_dropped_secrets` for a row already marked final (the
+    sweeper's uncertain rows). Flushes only."""
+    values: dict = {}
+    _add_dropped_secrets(notification_id, values)
+    if values:
+        db.session.execute(update(Notification).where(Notification.id == notification_id).values(**values)
+                           .execution_options(synchronize_session=False))
 
 
 def _defer(notification: Notification, until: datetime) -> str:

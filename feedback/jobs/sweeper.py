@@ -13,7 +13,7 @@ from sqlalchemy import delete, or_, select, update
 
 from ..extensions import db
 from ..models import Notification, SubmissionKey, utcnow
-from .delivery import UNCERTAIN, deliver, dispatch
+from .delivery import UNCERTAIN, deliver, dispatch, drop_secrets
 from .queue import delivery_job_id, enqueue_deliveries, get_queue
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
                                "the message may or may not have been sent")
             .execution_options(synchronize_session=False))
         if result.rowcount:
+            drop_secrets(notification_id)
             report.uncertain.append(notification_id)
     due = db.session.execute(
         select(Notification.id, Notification.attempts)

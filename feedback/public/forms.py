@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
 from ..attachments import ACCEPT_ATTRIBUTE, check_uploads
-from ..submission import CONTENT_MAX, stripped
+from ..submission import CONTENT_MAX, PUBLISH_CONSENT, stripped
 from ..submission_forms import DetailsForm
 
 if TYPE_CHECKING:
@@ -45,13 +45,14 @@ class SendForm(AttachmentsMixin, DetailsForm):
     """Step 3: the step-2 answers again (hidden), the attachments, consent."""
 
     attachments = MultipleFileField(_l("Tài liệu kèm theo (không bắt buộc)"), render_kw={"accept": ACCEPT_ATTRIBUTE})
-    publish_consent = BooleanField(_l("Tôi đồng ý để nội dung phản ánh, sau khi đã xoá thông tin cá nhân, "
-                                      "được công khai cùng câu trả lời trên cổng thông tin của thành phố."))
+    publish_consent = BooleanField(PUBLISH_CONSENT)
 
     def to_submission(self, citizen_id: int | None = None) -> Submission:
         """The step-2 answers plus this step's consent to publish."""
         submission = super().to_submission(citizen_id)
         submission.publish_consent = bool(self.publish_consent.data)
+        # The wording on record is the label as this sender was shown it.
+        submission.publish_consent_text = str(self.publish_consent.label.text) if submission.publish_consent else ""
         return submission
 
 

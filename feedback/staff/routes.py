@@ -19,7 +19,7 @@ from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Categor
 from ..notifications import case_notifications
 from ..pagination import paginate
 from ..privacy import pending_erasure_requests
-from ..redaction import redact
+from ..redaction import publication_draft
 from ..staffing import unstaffed_agency_ids
 from . import bp
 from .forms import check_assign_form
@@ -108,7 +108,7 @@ def case_detail(code: str):
     countdown = calendar.working_days_until(now, case.next_due) if case.next_due else None
     suggestion = None
     if "publish" in allowed:
-        suggestion = {"title": redact(case.title, case), "content": redact(case.content, case)}
+        suggestion = publication_draft(case)
     return render_template(
         "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
         countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,

@@ -44,6 +44,9 @@ class Submission:
     sender_tax_code: str = ""
     sender_representative: str = ""
     publish_consent: bool = False
+    # The consent wording exactly as the sender was shown it; consent without
+    # it is not on record and does not allow publication.
+    publish_consent_text: str = ""
     language: str = "vi"
     channel: str = Channel.online.value
     received_at: datetime | None = None
@@ -78,6 +81,8 @@ def submit_case(submission: Submission, actor: Actor | None = None, now: datetim
         sender_id_number=submission.sender_id_number, sender_tax_code=submission.sender_tax_code,
         sender_representative=submission.sender_representative, citizen_id=submission.citizen_id,
         title=submission.title, content=submission.content, publish_consent=submission.publish_consent,
+        publish_consent_at=now if submission.publish_consent and submission.publish_consent_text else None,
+        publish_consent_text=submission.publish_consent_text if submission.publish_consent else "",
         category=category, procedure_id=submission.procedure_id, agency_id=desk.id,
         proposed_agency_id=proposed, status=Status.submitted.value, received_at=received_at, created_at=now,
     )

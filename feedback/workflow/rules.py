@@ -142,9 +142,13 @@ TRANSITIONS: dict[str, Rule] = {
         Requirement(lambda case, actor, now: bool(case.answer), _l("Phản ánh chưa có câu trả lời để công khai.")),
         Requirement(lambda case, actor, now: bool(case.publish_consent),
                     _l("Người gửi không đồng ý công khai phản ánh này.")),
+        # The sender's consent must be on record: when, and the words agreed to.
+        Requirement(lambda case, actor, now: bool(case.publish_consent_at and case.publish_consent_text),
+                    _l("Không có bản ghi sự đồng ý công khai của người gửi (thời điểm và nội dung đã đồng ý).")),
         Requirement(lambda case, actor, now: not case.published, _l("Phản ánh này đã được công khai.")),
     ), call=Call("publish_case", {"public_title": read.text("public_title"),
-                                  "public_content": read.text("public_content")})),
+                                  "public_content": read.text("public_content"),
+                                  "public_answer": read.text("public_answer")})),
     "close": Rule(_statuses(Status.responded), _roles(Role.supervisor, Role.desk, Role.admin), system=True,
                   requires=(Requirement(lambda case, actor, now: actor.kind != "system" or (
                       case.rating_due is not None and now > case.rating_due), _l("Chưa hết thời hạn đánh giá.")),),
