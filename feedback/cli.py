@@ -20,6 +20,7 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 procedures_cli = AppGroup("procedures", help="The procedure catalogue.")
 reminders_cli = AppGroup("reminders", help="Deadline reminders, the morning digest, automatic closing.")
 notifications_cli = AppGroup("notifications", help="The notification outbox.")
+audit_cli = AppGroup("audit", help="The append-only audit log.")
 
 
 @click.command("seed-demo")
@@ -211,6 +212,20 @@ def import_procedures_command(path: str, dry_run: bool) -> None:
         click.echo(f"row {row.number}\t{row.code}\t" + " ".join(str(error) for error in row.errors))
 
 
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain: OK with the row count, or the first
+    row that was changed or follows a removed one (exit code 1)."""
+    from .audit import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"OK: {report.rows} audit rows, chain intact.")
+        return
+    click.echo(f"BROKEN at audit row {report.bad_id}: {report.problem}.", err=True)
+    raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     from .calendar_cli import calendar_cli
 
@@ -221,3 +236,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(calendar_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(audit_cli)
