@@ -102,3 +102,13 @@ def test_rows_added_in_one_transaction_chain_in_order(world, runner):
         record_audit("category.update", detail={"n": n}, user=world.desk)
     db.session.commit()
     assert "OK: 3 audit rows" in verify(runner).output
+
+
+def test_the_admin_audit_viewer_reports_the_chain_on_request(client, auth, make, log):
+    auth.login(make.user("admin", email="admin@hp.vn"))
+    assert 'id="chain-status"' not in client.get("/admin/audit").get_data(as_text=True)
+    intact = client.get("/admin/audit?verify=1").get_data(as_text=True)
+    assert "Chuỗi nhật ký nguyên vẹn" in intact
+    run_sql("UPDATE audit_log SET ip = '10.0.0.9' WHERE id = :id", id=log[0])
+    broken = client.get("/admin/audit?verify=1").get_data(as_text=True)
+    assert f"bị phá vỡ tại mục số {log[0]}" in broken
