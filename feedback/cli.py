@@ -22,6 +22,7 @@ procedures_cli = AppGroup("procedures", help="The procedure catalogue.")
 reminders_cli = AppGroup("reminders", help="Deadline reminders, the morning digest, automatic closing.")
 notifications_cli = AppGroup("notifications", help="The notification outbox.")
 privacy_cli = AppGroup("privacy", help="Personal data: retention.")
+audit_cli = AppGroup("audit", help="The append-only audit log.")
 
 
 @click.command("seed-demo")
@@ -243,6 +244,18 @@ def privacy_anonymise(days: int | None, dry_run: bool) -> None:
                + (" (dry run, nothing changed)" if dry_run else ""))
     for code in report.cases:
         click.echo(f"  {code}")
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain: OK with the row count, or the first
+    row that was changed or follows a removed one (exit code 1)."""
+    from .audit import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"OK: {report.rows} audit rows, chain intact.")
+        return
+    click.echo(f"BROKEN at audit row {report.bad_id}: {report.problem}.", err=True)
+    raise SystemExit(1)
 
 
 def register_cli(app: Flask) -> None:
@@ -258,3 +271,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(reminders_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(audit_cli)

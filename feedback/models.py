@@ -572,6 +572,12 @@ class ApiToken(db.Model):
 
 
 class AuditLog(db.Model):
+    """One audited action. Append-only: rows form a hash chain (``prev_hash``
+    is the previous row's ``hash``; ``hash`` covers this row's content), built
+    by ``feedback.audit.record_audit`` and checked by ``flask audit verify``.
+    Ids are given by ``record_audit`` (previous id + 1), so a gap is a
+    deleted row and two writers can never both extend the same head."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -581,6 +587,8 @@ class AuditLog(db.Model):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     user: Mapped[User | None] = relationship()
     case: Mapped[Case | None] = relationship()

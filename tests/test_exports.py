@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from feedback import access
 from feedback.dashboard import exports
 from feedback.extensions import db
 from feedback.models import AuditLog, Role
@@ -100,16 +101,18 @@ def test_the_desk_gets_contact_details_only_when_asking(client, auth, march, fro
     ]
 
 
-def test_the_contact_rule_is_defined_once():
-    assert {Role.desk, Role.admin} == exports.CONTACT_EXPORT_ROLES
+def test_the_contact_rule_is_defined_once_in_the_access_layer():
+    assert not hasattr(exports, "CONTACT_EXPORT_ROLES")
+    assert {Role.desk, Role.admin} == access.CONTACTS_EVERYWHERE
 
 
 def test_exports_are_audited_with_whether_they_carried_contacts(client, auth, march, frozen_now):
     auth.login(march.admin)
     client.get("/dashboard/export/due-soon.csv?contacts=1").get_data()
-    audit = db.session.execute(select(AuditLog).where(AuditLog.action == "dashboard.export")).scalar_one()
+    audit = db.session.execute(select(AuditLog).where(AuditLog.action == "export.contacts")).scalar_one()
     assert audit.user_id == march.admin.id
     assert audit.detail["list"] == "due-soon" and audit.detail["contacts"] is True
+    assert audit.detail["rows_with_contacts"] >= 1
 
 
 def test_a_lead_exports_only_their_agencys_cases(client, auth, march, frozen_now):

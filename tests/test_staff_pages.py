@@ -61,8 +61,9 @@ def test_desk_assigns_from_the_case_page_and_the_action_is_audited(client, auth,
     db.session.expire_all()
     case = db.session.get(Case, case.id)
     assert case.status == "assigned" and case.agency_id == setup["justice"].id
-    audit = db.session.execute(select(AuditLog).where(AuditLog.case_id == case.id)).scalar_one()
-    assert audit.user_id == setup["desk"].id and audit.action == "case.assigned" and audit.ip == "127.0.0.1"
+    audit = db.session.execute(select(AuditLog).where(AuditLog.case_id == case.id,
+                                                      AuditLog.action == "case.assigned")).scalar_one()
+    assert audit.user_id == setup["desk"].id and audit.ip == "127.0.0.1"
 
 
 def test_a_refused_action_shows_the_reason_and_changes_nothing(client, auth, setup):
@@ -204,7 +205,9 @@ def test_case_page_with_thirty_events_renders_in_a_handful_of_queries(client, au
     with count_queries() as statements:
         response = client.get(f"/staff/cases/{case.code}")
     assert response.status_code == 200 and "Ghi chú số 26" in response.get_data(as_text=True)
-    assert len(statements) <= 14, "\n".join(statements)
+    # 14 to show the page, up to 3 to log the lead's view of the sender's contacts
+    # (the chain lock on PostgreSQL, the chain head, the insert).
+    assert len(statements) <= 17, "\n".join(statements)
 
 
 def test_officer_inbox_query_count_does_not_grow_with_cases(client, auth, setup, count_queries):

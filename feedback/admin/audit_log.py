@@ -1,4 +1,5 @@
-"""The audit log, read-only: who did what, on which case, when."""
+"""The audit log, read-only: who did what, on which case, when, and on
+request whether its hash chain is intact."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..access import roles_required
+from ..audit import verify_chain
 from ..deadlines import OFFICE_TZ
 from ..extensions import db
 from ..models import AuditLog, Case, Role, User
@@ -65,5 +67,7 @@ def audit_log():
     filters = {k: v for k, v in (("user", user_q), ("case", case_q), ("action", action),
                                  ("from", since.isoformat() if since else ""),
                                  ("to", until.isoformat() if until else "")) if v}
-    return render_template("admin/audit.html", page=page, actions=actions, filters=filters, errors=errors,
+    # Walking the whole chain costs a read of the log: only when asked.
+    chain = verify_chain() if request.args.get("verify") == "1" else None
+    return render_template("admin/audit.html", page=page, actions=actions, filters=filters, errors=errors, chain=chain,
                            user_q=user_q, case_q=case_q, action=action, since=since, until=until)

@@ -123,10 +123,16 @@ def schemas() -> dict[str, Any]:
         "Procedure": obj({"code": STRING, "name": STRING, "kind": STRING, "category": NULLABLE_STRING}),
         "Sender": sender_schema(),
         "Submission": submission_schema(),
-        "SenderView": obj({"kind": {"type": "string", "enum": [k.value for k in SenderKind]}, "name": STRING,
-                           "address": STRING, "phone": STRING, "email": NULLABLE_STRING,
-                           "id_number": NULLABLE_STRING, "tax_code": NULLABLE_STRING,
-                           "representative": NULLABLE_STRING}),
+        "SenderView": obj({
+            "kind": {"type": "string", "enum": [k.value for k in SenderKind]}, "name": STRING,
+            "address": NULLABLE_STRING, "phone": NULLABLE_STRING, "email": NULLABLE_STRING,
+            "id_number": NULLABLE_STRING, "tax_code": NULLABLE_STRING, "representative": NULLABLE_STRING,
+            "contacts_hidden": {"type": "boolean", "description": (
+                "Staff view: true when the caller may not see the sender's contact details (address, phone, "
+                "e-mail, ID number, tax code), which are then null. The desk, admins and the officers and "
+                "leads of the agency holding the case see them; a supervisor sees one case's contacts for an "
+                "hour after giving a reason on its staff page. Every view with contacts is audit-logged.")},
+        }),
         "PublishedAnswer": obj({"title": STRING, "content": STRING, "outcome": NULLABLE_STRING, "answer": STRING,
                                 "answered_at": NULLABLE_DATETIME, "published_at": NULLABLE_DATETIME}),
         "TimelineEvent": EVENT,
@@ -228,7 +234,8 @@ def paths() -> dict[str, Any]:
             "operationId": "getCase", "summary": "A case: public view, or in full for its sender and staff",
             "description": "No credentials: the public view. X-Case-Token (which wins over a bearer token): "
                            "the sender's view; a wrong or replaced token is a 401. Bearer: the staff view, "
-                           "404 outside the caller's scope.",
+                           "404 outside the caller's scope; the sender's contact details only where the "
+                           "contact rule allows (see SenderView.contacts_hidden), and such a view is logged.",
             "security": ANYONE, "parameters": [CODE_PARAMETER],
             "responses": responses({200: ("The case", ref("Case"))}, 401, 403, 404, 429)}},
         "/cases/{code}/transitions": {"post": {

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
-from ..access import case_by_code
+from ..access import case_by_code, show_contacts
 from ..actions import perform
 from ..audit import record_audit
 from ..extensions import db, limiter
@@ -203,11 +203,20 @@ def get_case(code: str):
         return jsonify(citizen_view(case))
     user = api_user()
     if user is not None:
-        return jsonify(staff_case(_staff_case(user, code), user))
+        return _staff_view(_staff_case(user, code), user)
     case = case_by_code(code, select(Case).options(*PUBLIC_DETAILS))
     if case is None:
         raise ApiError(404, "No case with this code.")
     return jsonify(public_case(case))
+
+
+def _staff_view(case: Case, user: User):
+    """The staff view as a response; a view that carries the sender's
+    contacts is logged (``access.show_contacts``)."""
+    contacts = show_contacts(user, case, channel="api")
+    if contacts:
+        db.session.commit()
+    return jsonify(staff_case(case, user, contacts))
 
 
 def _staff_case(user: User, code: str) -> Case:
@@ -239,7 +248,7 @@ def transition(code: str):
         raise ApiError(403, f"The sender may only {' or '.join(CITIZEN_ACTIONS)}.")
     perform(case, actor, action, params)
     wf.commit()
-    return jsonify(staff_case(case, user) if user is not None else citizen_view(case))
+    return _staff_view(case, user) if user is not None else jsonify(citizen_view(case))
 
 
 @bp.post("/cases/<code>/rating")

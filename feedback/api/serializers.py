@@ -5,7 +5,9 @@
 - ``citizen_case``: the holder of the private token: everything they sent,
   the answer, the public timeline, the ``version`` to act with.
 - ``staff_case``: in-scope staff: all of that, the internal timeline, the
-  draft answer and the actions the caller may take now.
+  draft answer and the actions the caller may take now; the sender's contact
+  details only when ``access.may_see_contacts`` allows (otherwise null, with
+  ``sender.contacts_hidden: true``).
 
 Times are ISO 8601 in the city's time zone, with the offset (+07:00).
 """
@@ -72,18 +74,26 @@ def list_item(case: Case) -> dict[str, Any]:
             "officer": case.officer.email if case.officer else None}
 
 
+def sender(case: Case, contacts: bool) -> dict[str, Any]:
+    """Who sent the case; their contact details only with ``contacts``."""
+    shown = {
+        "kind": case.sender_kind, "name": case.sender_name, "representative": case.sender_representative or None,
+        "address": case.sender_address, "phone": case.sender_phone, "email": case.sender_email or None,
+        "id_number": case.sender_id_number or None, "tax_code": case.sender_tax_code or None,
+        "contacts_hidden": False,
+    }
+    if not contacts:
+        shown.update(address=None, phone=None, email=None, id_number=None, tax_code=None, contacts_hidden=True)
+    return shown
+
+
 def _details(case: Case) -> dict[str, Any]:
     """The case as sent and as answered: for the sender and for staff."""
     return {
         **case_summary(case), "version": case.version, "channel": case.channel,
         "procedure": _code(case.procedure), "title": case.title, "content": case.content,
         "publish_consent": case.publish_consent,
-        "sender": {
-            "kind": case.sender_kind, "name": case.sender_name, "address": case.sender_address,
-            "phone": case.sender_phone, "email": case.sender_email or None,
-            "id_number": case.sender_id_number or None, "tax_code": case.sender_tax_code or None,
-            "representative": case.sender_representative or None,
-        },
+        "sender": sender(case, contacts=True),
         "answered_at": iso(case.answered_at), "info_due": iso(case.info_due), "rating_due": iso(case.rating_due),
         "review_due": iso(case.review_due), "closed_at": iso(case.closed_at),
         "answer": {"outcome": case.outcome, "text": case.answer} if case.answered_at else None,
@@ -110,11 +120,12 @@ def citizen_case(case: Case) -> dict[str, Any]:
     }
 
 
-def staff_case(case: Case, user: User) -> dict[str, Any]:
+def staff_case(case: Case, user: User, contacts: bool) -> dict[str, Any]:
     """In-scope staff's view: the sender's view plus the internal timeline,
-    the draft answer, the extension request and the actions ``user`` may take."""
+    the draft answer, the extension request and the actions ``user`` may take;
+    the sender's contacts only with ``contacts`` (``access.show_contacts``)."""
     return {
-        **_details(case), "view": "staff", "classification": case.classification,
+        **_details(case), "sender": sender(case, contacts), "view": "staff", "classification": case.classification,
         "officer": case.officer.email if case.officer else None,
         "draft": {"outcome": case.draft_outcome, "text": case.draft_answer} if case.draft_answer else None,
         "answer_on_time": case.answer_on_time, "answer_lateness_days": case.answer_lateness_days,

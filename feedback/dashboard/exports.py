@@ -7,12 +7,15 @@ shows Vietnamese correctly; XLSX is written by openpyxl's write-only
 workbook, which keeps rows in a temporary file, not in memory, and is then
 sent in chunks.
 
-Contact details rule: the sender's name, phone, e-mail, address, ID number
-and tax code leave the system only when the viewer asks for them
-(``contacts=1``) *and* their role is in ``CONTACT_EXPORT_ROLES`` (the
-receiving desk, which must call senders back, and administrators).
-Supervisors and leads monitor figures and deadlines; they open a case page
-when they need to reach a sender, so by default their exports carry none.
+Contact details rule (``feedback/access.py``, the same on every channel):
+the sender's name, phone, e-mail, address, ID number and tax code leave the
+system only when the viewer asks for them (``contacts=1``), their role may
+hold contacts at all (desk and admins: every case; officers and leads: the
+cases their agency holds now), and then only in the rows the rule allows
+(``access.holds_contacts_clause``); other rows carry empty contact cells.
+Supervisors monitor figures and deadlines; they open one case's contacts on
+its page with a reason, never in bulk. Every export with contacts is logged
+as ``export.contacts`` with its filters and how many rows carried contacts.
 """
 from __future__ import annotations
 
@@ -29,16 +32,15 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import aliased
 
+from ..access import holds_contacts_clause, may_hold_any_contacts
 from ..extensions import db
 from ..labels import CASE_TYPE, OUTCOME, STATUS, local
-from ..models import Agency, Case, Category, Procedure, Role, User
+from ..models import Agency, Case, Category, Procedure, User
 from .caselists import DaysOverdue
 
-# The one place that says who may export senders' contact details.
-CONTACT_EXPORT_ROLES = frozenset({Role.desk, Role.admin})
 CHUNK_ROWS = 1000
 CSV_FLUSH_BYTES = 64 * 1024
 BOM = "\ufeff"
@@ -49,7 +51,8 @@ Column = tuple[Any, Callable[[Any], Any]]  # (header, value from a result row)
 
 
 def may_export_contacts(user: User) -> bool:
-    return user.role_enum in CONTACT_EXPORT_ROLES
+    """Whether to offer contact columns at all (rows are decided one by one)."""
+    return may_hold_any_contacts(user)
 
 
 def include_contacts(user: User, requested: bool) -> bool:
@@ -115,9 +118,25 @@ def case_columns(contacts: bool, days_overdue: DaysOverdue | None = None, days_l
     return columns
 
 
-def case_export_query(filtered: Select, contacts: bool) -> Select:
+def contact_columns(user: User) -> list:
+    """The sender columns of an export: the value where the contact rule
+    lets ``user`` hold it, an empty cell elsewhere."""
+    allowed = holds_contacts_clause(user)
+    columns = (Case.sender_name, Case.sender_phone, Case.sender_email, Case.sender_address,
+               Case.sender_id_number, Case.sender_tax_code)
+    return [case((allowed, column), else_=literal("")).label(column.key) for column in columns]
+
+
+def count_rows_with_contacts(filtered: Select, user: User) -> int:
+    """How many of the filtered cases an export with contacts opens (for the log)."""
+    opened = filtered.where(holds_contacts_clause(user)).order_by(None).subquery()
+    return db.session.execute(select(func.count()).select_from(opened)).scalar_one()
+
+
+def case_export_query(filtered: Select, contacts: bool, user: User | None = None) -> Select:
     """The filtered (already scoped) case query with just the exported columns:
-    plain rows, no ORM objects, so nothing accumulates in the session."""
+    plain rows, no ORM objects, so nothing accumulates in the session. With
+    ``contacts``, the sender's columns for ``user`` (``contact_columns``)."""
     columns = [
         Case.code, Case.received_at, Case.type, Case.title, Case.status, Case.next_due, Case.answered_at,
         Case.answer_on_time, Case.answer_lateness_days, Case.answer_working_days, Case.outcome,
@@ -126,8 +145,9 @@ def case_export_query(filtered: Select, contacts: bool) -> Select:
         _officer.full_name.label("officer_name"),
     ]
     if contacts:
-        columns += [Case.sender_name, Case.sender_phone, Case.sender_email, Case.sender_address,
-                    Case.sender_id_number, Case.sender_tax_code]
+        if user is None:
+            raise ValueError("an export with contacts needs the user it is for")
+        columns += contact_columns(user)
     return (filtered.with_only_columns(*columns, maintain_column_froms=False).select_from(Case)
             .join(Category, Category.id == Case.category_id)
             .join(Agency, Agency.id == Case.agency_id)

@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..access import roles_required
+from ..access import EXPORT_CONTACTS, roles_required
 from ..audit import record_audit
 from ..deadlines import load_calendar
 from ..extensions import db
@@ -213,12 +213,16 @@ def export(name: str, fmt: str):
     if not current_user.sees_all_agencies:
         filters.agency = None
     contacts = exports.include_contacts(current_user, request.args.get("contacts") == "1")
-    query = exports.case_export_query(filters.apply(current_user, now).order_by(*order_for(filters)), contacts)
+    filtered = filters.apply(current_user, now)
+    query = exports.case_export_query(filtered.order_by(*order_for(filters)), contacts, current_user)
     columns = exports.case_columns(contacts, DaysOverdue(now) if name != "cases" else None,
                                    days_left=name == "due-soon")
-    # Who took which cases out of the system, and whether with personal data.
-    record_audit("dashboard.export", detail={"list": name, "format": fmt, "contacts": contacts,
-                                             "filters": {k: str(v) for k, v in filters.query_args().items()}})
+    # Who took which cases out of the system, and with how much personal data.
+    detail = {"list": name, "format": fmt, "contacts": contacts,
+              "filters": {k: str(v) for k, v in filters.query_args().items()}}
+    if contacts:
+        detail["rows_with_contacts"] = exports.count_rows_with_contacts(filtered, current_user)
+    record_audit(EXPORT_CONTACTS if contacts else "dashboard.export", detail=detail)
     db.session.commit()
     return exports.export_response(
         fmt, f"phan-anh-{name}-{stamp}", [h for h, _value in columns], exports.case_rows(query, columns),

@@ -8,7 +8,20 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
-from ..access import case_by_code, get_scoped_case, inbox_cases, roles_required, scoped_cases
+from ..access import (
+    CONTACT_REVEAL_MIN_REASON,
+    RevealRefused,
+    case_by_code,
+    get_scoped_case,
+    holds_contacts,
+    inbox_cases,
+    may_reveal_contacts,
+    reveal_contacts,
+    revealed_until,
+    roles_required,
+    scoped_cases,
+    show_contacts,
+)
 from ..actions import perform, refused_action
 from ..deadlines import due_soon_limit, load_calendar
 from ..extensions import db
@@ -96,7 +109,8 @@ def case_detail(code: str):
     agencies = officers = []
     unstaffed: set[int] = set()
     if allowed & {"assign", "transfer"}:
-        agencies = db.session.execute(select(Agency).where(Agency.active.is_(True)).order_by(Agency.kind, Agency.name)).scalars().all()
+        agencies = db.session.execute(select(Agency).where(Agency.active.is_(True))
+                                      .order_by(Agency.kind, Agency.name)).scalars().all()
         unstaffed = unstaffed_agency_ids()
     if allowed & {"accept", "assign_officer"} and current_user.role_enum == Role.lead:
         officers = db.session.execute(
@@ -109,12 +123,35 @@ def case_detail(code: str):
     suggestion = None
     if "publish" in allowed:
         suggestion = publication_draft(case)
-    return render_template(
+    contacts = show_contacts(current_user, case, channel="page")
+    page = render_template(
         "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
         countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,
         errors=session.pop("action_errors", {}), problems=delivery_problems(case), problem_label=problem_label,
         template_titles=TEMPLATE_TITLES, unstaffed=unstaffed, notifications=case_notifications(case),
+        contacts=contacts,
+        contacts_until=revealed_until(current_user, case) if contacts and not holds_contacts(current_user, case)
+        else None,
+        may_reveal=not contacts and may_reveal_contacts(current_user, case),
+        reveal_min=CONTACT_REVEAL_MIN_REASON, reveal_error=session.pop("reveal_error", None),
     )
+    if contacts:
+        db.session.commit()  # the logged view; after rendering, which a commit would make reload everything
+    return page
+
+
+@bp.route("/cases/<code>/contacts", methods=["POST"])
+@roles_required(*STAFF)
+def case_contacts(code: str):
+    """Open the sender's contacts of one case for a while, with a logged reason."""
+    case = _load_case(code)
+    try:
+        reveal_contacts(current_user, case, request.form.get("reason", ""))
+    except RevealRefused as refused:
+        session["reveal_error"] = str(refused)
+        return redirect(url_for("staff.case_detail", code=code, _anchor="sender")), 303
+    db.session.commit()
+    return redirect(url_for("staff.case_detail", code=code, _anchor="sender")), 303
 
 
 @bp.route("/cases/<code>/act", methods=["POST"])
