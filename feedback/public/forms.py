@@ -75,6 +75,10 @@ class WithdrawForm(FlaskForm):
         Length(max=2000, message=_l("Lý do tối đa %(max)d ký tự."))], render_kw={"rows": 3})
 
 
+class ConfirmResendForm(FlaskForm):
+    """The button confirming a new private link (the token is in the address)."""
+
+
 class ResendLinkForm(FlaskForm):
     code = StringField(_l("Mã phản ánh, kiến nghị"), filters=[stripped], validators=[
         DataRequired(_l("Vui lòng nhập mã phản ánh, kiến nghị.")), Length(max=32)],
