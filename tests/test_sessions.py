@@ -63,8 +63,14 @@ def started(config: type):
 
 @pytest.fixture
 def generated_key_app(app, tmp_path):
-    """The app as started on the embedded default: no SECRET_KEY, a key generated into the instance folder."""
-    yield from started(config_with(SECRET_KEY=None, SECRET_KEY_FILE=str(tmp_path / "secret_key")))
+    """The app as started on the embedded default: SQLite, no SECRET_KEY, a key
+    generated into the instance folder (on PostgreSQL it would refuse to start)."""
+    config = config_with(SECRET_KEY=None, SECRET_KEY_FILE=str(tmp_path / "secret_key"),
+                         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'embedded.db'}")
+    for other in started(config):
+        with other.app_context():
+            db.create_all()
+        yield other
 
 
 @pytest.fixture
@@ -104,27 +110,30 @@ def opens_staff_page(app_: Flask, **cookies: str) -> bool:
 # The secret key -------------------------------------------------------------------------
 
 
-def test_a_session_cookie_signed_with_any_key_in_the_repository_is_refused(generated_key_app, make):
-    user = make.user(role="desk")
+def test_a_session_cookie_signed_with_any_key_in_the_repository_is_refused(generated_key_app):
+    with generated_key_app.app_context():
+        user = Factory().user(role="desk")
+        email, user_id = user.email, user.get_id()
     browser = generated_key_app.test_client()
-    assert browser.post("/auth/login", data={"email": user.email, "password": Factory.PASSWORD}).status_code == 302
+    assert browser.post("/auth/login", data={"email": email, "password": Factory.PASSWORD}).status_code == 302
     genuine = session_of(browser, generated_key_app)
     real_key = generated_key_app.config["SECRET_KEY"]
     assert opens_staff_page(generated_key_app, session=signed_session(real_key, genuine))  # the forgery is faithful
-    assert opens_staff_page(generated_key_app, remember_token=signed_remember_cookie(real_key, user.get_id()))
+    assert opens_staff_page(generated_key_app, remember_token=signed_remember_cookie(real_key, user_id))
 
     keys = repository_keys()
     assert {"dev-only-change-me", "test-secret"} <= keys and real_key not in keys
     for key in keys:
         assert not opens_staff_page(generated_key_app, session=signed_session(key, genuine)), key
-        assert not opens_staff_page(generated_key_app, remember_token=signed_remember_cookie(key, user.get_id())), key
+        assert not opens_staff_page(generated_key_app, remember_token=signed_remember_cookie(key, user_id)), key
 
 
 def test_the_generated_key_file_is_readable_by_its_owner_only_and_reused(app, tmp_path):
     key_file = tmp_path / "instance" / "secret_key"
-    first = create_app(config_with(SECRET_KEY=None, SECRET_KEY_FILE=str(key_file)))
+    embedded = config_with(SECRET_KEY=None, SECRET_KEY_FILE=str(key_file), SQLALCHEMY_DATABASE_URI="sqlite://")
+    first = create_app(embedded)
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-    second = create_app(config_with(SECRET_KEY=None, SECRET_KEY_FILE=str(key_file)))
+    second = create_app(embedded)
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] == key_file.read_text().strip()
     assert len(first.config["SECRET_KEY"]) >= 32
     assert list(key_file.parent.iterdir()) == [key_file]  # no temporary file left behind
