@@ -4,6 +4,7 @@ With nothing set the app runs on its embedded defaults: a SQLite file in
 ``instance/``, jobs in process, mail written to the console and a folder.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -32,7 +33,11 @@ def _database_url() -> str:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    # Unset: the embedded default generates one into SECRET_KEY_FILE; production
+    # (PostgreSQL or FEEDBACK_ENV=production) refuses to start (feedback/secret_key.py).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SECRET_KEY_FILE = os.environ.get("FEEDBACK_SECRET_KEY_FILE", str(BASE_DIR / "instance" / "secret_key"))
+    FEEDBACK_ENV = os.environ.get("FEEDBACK_ENV", "development")
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -84,6 +89,9 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("FEEDBACK_SECURE_COOKIES", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=_int("FEEDBACK_REMEMBER_DAYS", 14))
     WTF_CSRF_TIME_LIMIT = None
     PER_PAGE = 20
     PASSWORD_HASH_METHOD = "scrypt"

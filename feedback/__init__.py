@@ -44,7 +44,9 @@ def create_app(config: object | str | None = None) -> Flask:
     )
     app.config.from_object(config or "config.Config")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    trust_proxies(app)
+    from .secret_key import configure_secret_key
+
+    configure_secret_key(app)  # before anything signs: refuses to start without a usable key
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -111,16 +113,11 @@ def create_app(config: object | str | None = None) -> Flask:
     def inject_locale() -> dict:
         return {"current_locale": str(get_locale())}
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'",
-        )
-        return response
+    from .http_headers import init_app as init_headers
+
+    init_headers(app)  # security headers, HSTS and Secure cookies over HTTPS, no-store for personal data
+    # Outermost, so every other layer (the Secure-cookie wrapper included)
+    # sees the scheme and address the trusted proxies reported.
+    trust_proxies(app)
 
     return app

@@ -21,9 +21,17 @@ from .models import AuditLog, Case, CaseEvent, Role, User, utcnow
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    # A deactivated account loses its open sessions at once, not at next login.
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    """The account a session or remember-me cookie belongs to, checked on every
+    request: its id is "user id:session generation" (``User.get_id``), so a
+    cookie issued before ``User.end_sessions`` no longer matches, and a
+    deactivated account loses its open sessions at once, not at next login."""
+    account, _sep, generation = (user_id or "").partition(":")
+    if not account.isdigit() or not generation.isdigit():
+        return None  # a cookie from before generations existed, or forged
+    user = db.session.get(User, int(account))
+    if user is None or not user.active or (user.session_generation or 0) != int(generation):
+        return None
+    return user
 
 
 def roles_required(*roles: Role | str) -> Callable:

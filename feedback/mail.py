@@ -46,6 +46,8 @@ from .sealing import DROPPED, SEALED, open_payload
 TEMPLATE_TITLES = {
     "receipt": _l("Xác nhận tiếp nhận"),
     "access_link": _l("Đường dẫn theo dõi"),
+    "access_link_confirm": _l("Xác nhận cấp lại đường dẫn theo dõi"),
+    "account_exists": _l("Thư điện tử đã có tài khoản"),
     "verify_email": _l("Xác minh thư điện tử"),
     "password_reset": _l("Đặt lại mật khẩu"),
     "info_requested": _l("Đề nghị bổ sung thông tin"),

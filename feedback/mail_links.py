@@ -43,11 +43,11 @@ def signed_token(case: Case, purpose: str) -> str:
     return _serializer(purpose).dumps({"case": case.code, "key": _link_key(case)})
 
 
-def case_for_token(token: str, purpose: str) -> Case:
+def case_for_token(token: str, purpose: str, max_age: int = LINK_MAX_AGE) -> Case:
     """The case a mailed link is for; raises MailLinkError with the reason."""
     invalid = _l("Đường dẫn không hợp lệ. Vui lòng dùng đúng đường dẫn trong thư.")
     try:
-        data = _serializer(purpose).loads(token, max_age=LINK_MAX_AGE)
+        data = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired:
         expired = _l("Đường dẫn đã hết hạn. Vui lòng dùng đường dẫn riêng hoặc yêu cầu gửi lại đường dẫn.")
         raise MailLinkError(expired) from None
@@ -87,13 +87,31 @@ def info_url(case: Case) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/info/{signed_token(case, 'info')}"
 
 
+# The mailed confirmation of a new private link: short-lived, and bound to
+# the current private link, so following it once (which issues a new private
+# link) spends it and every other confirmation mailed before.
+RESEND_MAX_AGE = 24 * 3600
+
+
+def resend_confirm_url(case: Case) -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/resend/{signed_token(case, 'resend')}"
+
+
+def case_for_resend_token(token: str) -> Case:
+    """The case whose private link the mailed confirmation may replace; MailLinkError otherwise."""
+    return case_for_token(token, "resend", max_age=RESEND_MAX_AGE)
+
+
 def action_links(notification: Notification) -> dict[str, str]:
     """The links a citizen mail needs, fresh at rendering time."""
     case = notification.case
-    if case is None or notification.template not in ("answered", "rating_request", "info_requested"):
+    if case is None or notification.template not in ("answered", "rating_request", "info_requested",
+                                                        "access_link_confirm"):
         return {}
     if notification.template == "info_requested":
         return {"info_url": info_url(case)}
+    if notification.template == "access_link_confirm":
+        return {"confirm_url": resend_confirm_url(case)}
     from .ratings import rating_url
 
     return {"rating_url": rating_url(case)}

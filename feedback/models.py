@@ -170,9 +170,21 @@ class User(UserMixin, db.Model):
     # Consecutive wrong passwords, and the lock they set (feedback/login_guard.py).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the id kept in every session and remember-me cookie; raising it
+    # (end_sessions) makes all of them stop working at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agency: Mapped[Agency | None] = relationship()
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie."""
+        return f"{self.id}:{self.session_generation or 0}"
+
+    def end_sessions(self) -> None:
+        """Every session and remember-me cookie of this account stops working
+        (logout, password change or reset, role change, deactivation)."""
+        self.session_generation = (self.session_generation or 0) + 1
 
     def set_password(self, password: str) -> None:
         from flask import current_app

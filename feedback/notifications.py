@@ -20,7 +20,7 @@ from .sealing import seal_payload
 CITIZEN_TEMPLATES = {
     "receipt", "info_requested", "transferred", "answered", "rating_request",
     "review_outcome", "closed_incomplete", "rejected", "access_link", "extension_approved",
-    "merged", "reopened", "verify_email",
+    "merged", "reopened", "verify_email", "access_link_confirm", "account_exists",
 }
 STAFF_TEMPLATES = {"reminder", "digest", "assigned", "approval_needed", "extension_requested", "review_requested",
                    "info_provided"}

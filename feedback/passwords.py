@@ -19,6 +19,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
 from .audit import record_audit
@@ -88,6 +89,28 @@ class PasswordPolicy:
             raise ValidationError(str(problem))
 
 
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash("no account has this password", method=method)
+
+
+def hash_dummy_password(password: str) -> None:
+    """Spend the time a real password check takes (same hash method), for
+    answers that must not reveal whether an account exists."""
+    check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password or "")
+
+
+def verify_login_password(user: User | None, password: str) -> bool:
+    """Whether ``password`` is ``user``'s; without an account a dummy hash is
+    checked, so an unknown address takes as long as a wrong password."""
+    if user is None:
+        hash_dummy_password(password)
+        return False
+    return user.check_password(password or "")
+
+
 def change_password(user: User, current: str, new: str) -> None:
     """The account holder replaces their password (required after an admin set it)."""
     if not user.check_password(current or ""):
@@ -97,6 +120,7 @@ def change_password(user: User, current: str, new: str) -> None:
     check_password_policy(new, user.email)
     user.set_password(new)
     user.must_change_password = False
+    user.end_sessions()
     record_audit("user.password_change", detail={"user_id": user.id}, user=user)
     db.session.flush()
 
@@ -160,6 +184,7 @@ def reset_password(token: str, new: str) -> User:
     check_password_policy(new, user.email)
     user.set_password(new)
     user.must_change_password = False
+    user.end_sessions()  # whoever used the old password is out, on every device
     record_audit("user.password_reset", detail={"user_id": user.id}, user=user)
     db.session.flush()
     return user

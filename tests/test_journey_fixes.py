@@ -201,6 +201,10 @@ def test_a_new_private_link_revokes_the_links_mailed_before_it(client, staffed, 
     resend = page_form(client.get("/resend").get_data(as_text=True), "").data()
     resend.update(code=case.code, contact="an.nguyen@example.vn")
     assert client.post("/resend", data=resend).status_code == 200
+    assert client.get(path_of(link)).status_code == 200  # asking alone changes no link
+    confirmation = path_of(mail_link(mailbox, "access_link_confirm", "/resend/"))
+    confirm = page_form(client.get(confirmation).get_data(as_text=True), "").data()
+    assert client.post(confirmation, data=confirm).status_code == 303
 
     page = client.get(path_of(link))
     assert page.status_code == 400

@@ -104,6 +104,8 @@ def test_the_mime_message_has_text_and_html_parts_and_a_stable_message_id(world,
 SAMPLE_PAYLOADS = {
     "receipt": {"private_url": "https://pakn.example/c/t", "classify_due": "2027-03-08T10:00:00+00:00"},
     "access_link": {"private_url": "https://pakn.example/c/t"},
+    "access_link_confirm": {"valid_hours": 24},
+    "account_exists": {"login_url": "https://pakn.example/auth/login", "forgot_url": "https://pakn.example/auth/forgot"},
     "verify_email": {"verify_url": "https://pakn.example/auth/verify/t"},
     "info_requested": {"message": "Bản sao giấy khai sinh", "info_due": "2027-03-15T10:00:00+00:00"},
     "transferred": {"agency": "Sở Y tế", "reason": "Đúng thẩm quyền"},
@@ -135,7 +137,7 @@ def test_every_template_the_workflow_uses_has_a_sample_here():
 @pytest.mark.parametrize("template", sorted(SAMPLE_PAYLOADS))
 def test_every_template_renders_a_subject_with_the_code_and_both_bodies(app, template, language):
     payload = dict(SAMPLE_PAYLOADS[template])
-    about_a_case = template not in ("digest", "verify_email")
+    about_a_case = template not in ("digest", "verify_email", "account_exists")
     if about_a_case:
         payload.update(code="PAKN.20270301.0001", title="Đăng ký khai sinh chậm")
     mail = render_mail(Notification(id=7, recipient="a@example.vn", template=template, language=language,
@@ -147,7 +149,7 @@ def test_every_template_renders_a_subject_with_the_code_and_both_bodies(app, tem
     # What the workflow put in the payload reaches the reader, in both bodies.
     for key, value in payload.items():
         if key in ("message", "reason", "note", "agency", "answer", "into", "title", "private_url", "rating_url",
-                   "verify_url"):
+                   "verify_url", "login_url", "forgot_url"):
             assert value in mail.text and value in mail.html, key
         if key.endswith("_due") or key == "deadline_at":
             assert format_when(value) in mail.text and format_when(value) in mail.html, key

@@ -369,6 +369,8 @@ def test_without_redis_the_first_request_starts_the_embedded_scheduler_once(monk
     class Embedded(TestConfig):
         TESTING = False
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'embedded.db'}"
+        SECRET_KEY = None  # the embedded default generates its own
+        SECRET_KEY_FILE = str(tmp_path / "secret_key")
 
     class Disabled(Embedded):
         INPROCESS_SCHEDULER = False

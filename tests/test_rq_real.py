@@ -7,6 +7,7 @@ redis-server binary (REDIS_SERVER_BIN); test.sh provides both.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -112,6 +113,8 @@ def worker_env(app, redis_url: str, queue: str, mail_folder: Path) -> dict[str, 
         "REDIS_URL": redis_url, "FEEDBACK_RQ_QUEUE": queue,
         "FEEDBACK_MAIL_BACKEND": "console", "FEEDBACK_MAIL_FOLDER": str(mail_folder),
         "FEEDBACK_BASE_URL": app.config["BASE_URL"], "FEEDBACK_INPROCESS_SCHEDULER": "0",
+        # A PostgreSQL database means production rules: the worker needs a real key.
+        "SECRET_KEY": secrets.token_urlsafe(48),
     })
     return env
 

@@ -1,16 +1,18 @@
 """Following a case: lookup by code, the private link and its actions, a new
 link by e-mail, attachments as downloads, published answers, rate limits."""
 import io
+import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from config import TestConfig
 from feedback import create_app
 from feedback.attachments import serve_attachment
 from feedback.deadlines import load_calendar
 from feedback.extensions import db, limiter
+from feedback.mail import render_mail
 from feedback.models import Attachment, CaseEvent, Notification
 from feedback.timeline import current_deadline
 from feedback.workflow import (
@@ -22,7 +24,7 @@ from feedback.workflow import (
     request_information,
 )
 
-from .helpers import PDF_BYTES, mailed_private_url, published_case, submitted_case
+from .helpers import PDF_BYTES, published_case, submitted_case
 
 PERSONAL = ("Nguyễn Văn An", "0912345678", "an.nguyen@example.vn", "12 Lạch Tray")
 
@@ -264,28 +266,63 @@ def test_staff_pages_can_serve_an_attachment_as_a_download(app, make, department
 NEUTRAL = "Nếu mã và thông tin liên hệ khớp với một phản ánh, kiến nghị"
 
 
+def confirmation_link() -> str:
+    """The confirmation link as the mail the sender receives shows it."""
+    mail = db.session.execute(select(Notification).where(Notification.template == "access_link_confirm")).scalar_one()
+    url = next(word for word in render_mail(mail).text.split() if "/resend/" in word)
+    return url[url.index("/resend/"):]
+
+
 @pytest.mark.parametrize("contact", ["An.Nguyen@Example.vn", "+84 912 345 678"])
-def test_a_new_link_is_sent_and_the_old_one_stops_working(client, make, department, contact):
+def test_a_new_link_is_issued_only_when_the_mailed_confirmation_is_followed(client, make, department, contact):
     case, old = submitted_case(make, category=make.category(agency=department))
     response = client.post("/resend", data={"code": case.code.lower(), "contact": contact})
     assert response.status_code == 200 and NEUTRAL in response.get_data(as_text=True)
-
-    sent = db.session.execute(select(Notification).where(Notification.template == "access_link")).scalar_one()
-    assert sent.recipient == "an.nguyen@example.vn"
-    new_path = mailed_private_url(sent).split("://", 1)[1].split("/", 1)[1]
-    assert client.get(f"/{new_path}").status_code == 200
-    assert client.get(f"/c/{old}").status_code == 404
     assert "/c/" not in response.get_data(as_text=True)
+
+    sent = db.session.execute(select(Notification).where(Notification.template == "access_link_confirm")).scalar_one()
+    assert sent.recipient == "an.nguyen@example.vn"
+    assert "/resend/" not in str(sent.payload)  # the outbox holds no usable link
+    assert client.get(f"/c/{old}").status_code == 200  # asking changed nothing yet
+
+    link = confirmation_link()
+    page = client.get(link)  # opening the mail (or a scanner following it) changes nothing either
+    assert page.status_code == 200 and "Cấp đường dẫn mới" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/c/{old}").status_code == 200
+
+    confirmed = client.post(link)
+    assert confirmed.status_code == 303 and confirmed.headers["Location"].startswith("/c/")
+    assert client.get(confirmed.headers["Location"]).status_code == 200
+    assert client.get(f"/c/{old}").status_code == 404
+    # Single use: the confirmation was bound to the link it replaced.
+    assert client.post(link).status_code == 400
+    assert client.get(confirmed.headers["Location"]).status_code == 200
+
+
+def test_a_confirmation_expires_after_a_day(client, make, department, monkeypatch):
+    case, old = submitted_case(make, category=make.category(agency=department))
+    client.post("/resend", data={"code": case.code, "contact": "an.nguyen@example.vn"})
+    link = confirmation_link()
+    later = time.time() + 25 * 3600
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
+    assert "hết hạn" in client.post(link).get_data(as_text=True)
+    assert client.get(f"/c/{old}").status_code == 200
 
 
 @pytest.mark.parametrize("code_of, contact", [
     ("case", "someone.else@example.vn"), ("case", "0987654321"), ("unknown", "an.nguyen@example.vn")])
 def test_the_resend_page_says_the_same_whether_or_not_it_matched(client, make, department, code_of, contact):
     case, token = submitted_case(make, category=make.category(agency=department))
+    matched = client.post("/resend", data={"code": case.code, "contact": "an.nguyen@example.vn"})
+    db.session.execute(delete(Notification))
+    db.session.commit()
     code = case.code if code_of == "case" else "PAKN.20990101.0001"
     response = client.post("/resend", data={"code": code, "contact": contact})
-    assert response.status_code == 200 and NEUTRAL in response.get_data(as_text=True)
-    assert db.session.execute(select(Notification).where(Notification.template == "access_link")).first() is None
+    assert response.status_code == matched.status_code == 200
+    assert response.get_data(as_text=True) == matched.get_data(as_text=True)
+    assert NEUTRAL in response.get_data(as_text=True)
+    assert db.session.execute(select(Notification)).first() is None
     assert client.get(f"/c/{token}").status_code == 200
 
 

@@ -454,6 +454,8 @@ def update_user(user: User, actor: User, *, full_name: str, role: str, agency_id
         user.set_password(password)
         user.must_change_password = True
         changed["password"] = ["***", "***"]  # that it changed, never the value
+    if {"role", "agency_id", "active", "password"} & changed.keys():
+        user.end_sessions()  # the holder logs in again, with the new rights or not at all
     if changed:
         record_audit("user.update", detail={"user_id": user.id, "changed": changed})
     if not user.active or not user.is_staff:

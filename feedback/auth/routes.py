@@ -8,6 +8,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -48,6 +49,17 @@ def _safe_next(target: str | None) -> str | None:
     return safe_next(target)  # one rule for every return address (input_guard)
 
 
+def start_session(user: User, remember: bool = False) -> None:
+    """Log ``user`` in on a new session: whatever the old cookie held (a CSRF
+    token, a planted value) is dropped, so a session fixed before login is
+    useless after it. Only the language choice is carried over."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    login_user(user, remember=remember)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_guard.ADDRESS_LIMIT, methods=["POST"], deduct_when=login_guard.failed_login)
 def login():
@@ -58,12 +70,14 @@ def login():
         email = form.email.data.strip().lower()
         user = db.session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
         login_guard.refuse_if_locked(user)
-        if user is None or not user.check_password(form.password.data) or not user.active:
+        # Always one password hash check, so the time taken does not tell
+        # whether the address has an (active) account.
+        if not passwords.verify_login_password(user, form.password.data) or not user.active:
             login_guard.record_failure(user)
             flash(_("Thư điện tử hoặc mật khẩu không đúng."), "error")
             return render_template("auth/login.html", form=form), 401
         login_guard.record_success(user)
-        login_user(user, remember=form.remember.data)
+        start_session(user, remember=form.remember.data)
         return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)
 
@@ -71,31 +85,43 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """Ends every session of the account, on every device, and its remember-me cookies."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
-    flash(_("Bạn đã đăng xuất."), "info")
+    flash(_("Bạn đã đăng xuất. Mọi phiên đăng nhập của tài khoản này, trên mọi thiết bị, đã kết thúc."), "info")
     return redirect(url_for("public.index"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("5 per minute", methods=["POST"])
 def register():
+    """The same answer whether or not the address already has an account, so
+    the page does not tell who has one: a new address gets its account and
+    the verification mail; an existing one gets a notice instead."""
     form = RegisterForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        taken = db.session.execute(select(User.id).where(func.lower(User.email) == email)).first()
-        if taken:
-            form.email.errors.append(_("Thư điện tử này đã được đăng ký."))
+        owner = db.session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
+        if owner is not None:
+            passwords.hash_dummy_password(form.password.data)  # as long as creating an account
+            notify_user(None, owner, "account_exists", {"login_url": _absolute(url_for("auth.login")),
+                                                        "forgot_url": _absolute(url_for("auth.forgot_password"))})
         else:
             user = User(email=email, full_name=form.full_name.data.strip(), role=Role.citizen.value)
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.flush()
             send_verification(user)
-            db.session.commit()
-            login_user(user)
-            flash(_("Đăng ký thành công. Vui lòng mở thư xác minh vừa gửi tới %(email)s.", email=email), "success")
-            return redirect(url_for("public.my_cases"))
-    return render_template("auth/register.html", form=form)
+        db.session.commit()
+        flash(_("Chúng tôi đã gửi thư tới %(email)s. Vui lòng mở thư để hoàn tất; "
+                "nếu thư điện tử này đã có tài khoản, thư sẽ hướng dẫn đăng nhập.", email=email), "success")
+        return redirect(url_for("auth.login")), 303
+    return render_template("auth/register.html", form=form), 422 if form.is_submitted() else 200
+
+
+def _absolute(path: str) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + path
 
 
 # E-mail verification: cases sent with a verified address join "my cases".
@@ -163,9 +189,12 @@ def change_password():
             db.session.rollback()
             form[refused.field].errors.append(str(refused.message))
         else:
-            db.session.commit()
-            flash(_("Đã đổi mật khẩu."), "success")
-            return redirect(home_for(current_user)), 303
+            db.session.commit()  # change_password ended every session of the account
+            user = current_user._get_current_object()
+            logout_user()  # also clears a remember-me cookie issued for the old password
+            start_session(user)  # this browser stays in, on a new session
+            flash(_("Đã đổi mật khẩu. Các phiên đăng nhập khác của tài khoản đã kết thúc."), "success")
+            return redirect(home_for(user)), 303
     return (render_template("auth/change_password.html", form=form, forced=current_user.must_change_password),
             422 if form.is_submitted() else 200)
 

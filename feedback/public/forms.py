@@ -82,6 +82,10 @@ class EraseRequestForm(FlaskForm):
                            validators=[DataRequired(_l("Vui lòng đánh dấu xác nhận để gửi yêu cầu xoá."))])
 
 
+class ConfirmResendForm(FlaskForm):
+    """The button confirming a new private link (the token is in the address)."""
+
+
 class ResendLinkForm(FlaskForm):
     code = StringField(_l("Mã phản ánh, kiến nghị"), filters=[stripped], validators=[
         DataRequired(_l("Vui lòng nhập mã phản ánh, kiến nghị.")), Length(max=32)],

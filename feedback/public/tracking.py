@@ -26,8 +26,9 @@ from ..attachments import serve_attachment, written_files
 from ..audit import record_audit
 from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
+from ..mail_links import RESEND_MAX_AGE, MailLinkError, case_for_resend_token
 from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
-from ..notifications import case_links, notify_citizen
+from ..notifications import notify_citizen
 from ..pagination import paginate
 from ..privacy import FINAL, can_request_erasure, latest_erasure_request
 from ..submission import normalise_phone
@@ -43,7 +44,7 @@ from ..workflow import (
     withdraw_case,
 )
 from . import bp
-from .forms import ProvideInformationForm, ResendLinkForm, WithdrawForm
+from .forms import ConfirmResendForm, ProvideInformationForm, ResendLinkForm, WithdrawForm
 
 private_limit = limiter.shared_limit("60 per minute", scope="private-link")
 
@@ -204,21 +205,48 @@ def _case_for_contact(code: str, contact: str) -> Case | None:
 @limiter.limit("10 per hour", methods=["POST"])
 @no_store
 def resend_link():
-    """Send a new private link to the case's e-mail; the old link stops working.
-    The answer is the same whether or not the code and contact matched."""
+    """Mail the case's sender a confirmation link; the private link changes
+    only when that link is followed (``confirm_resend``), so whoever knows a
+    code and a phone number cannot revoke the sender's link. The answer is the
+    same whether or not the code and contact matched."""
     form = ResendLinkForm()
     if not form.validate_on_submit():
         return render_template("public/resend.html", form=form, sent=False), 422 if form.errors else 200
     case = _case_for_contact(form.code.data, form.contact.data)
     if case is not None:
-        token = new_access_token(case)
-        notify_citizen(case, "access_link", case_links(case, token))
-        record_audit("case.access_link_reissued", case_id=case.id)
-        try:
-            db.session.commit()
-        except StaleDataError:  # the case changed meanwhile; the sender may simply ask again
-            db.session.rollback()
+        # The confirmation link is signed when the mail is rendered (mail_links):
+        # the outbox row holds nothing usable.
+        notify_citizen(case, "access_link_confirm", {"valid_hours": RESEND_MAX_AGE // 3600})
+        record_audit("case.access_link_requested", case_id=case.id)
+        db.session.commit()
     return render_template("public/resend.html", form=None, sent=True)
+
+
+@bp.route("/resend/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+@no_store
+def confirm_resend(token: str):
+    """The sender followed the mailed confirmation: GET asks (mail scanners
+    open links too), POST issues the new private link, ending the old one and
+    this confirmation, and opens the case under the new link."""
+    try:
+        case = case_for_resend_token(token)
+    except MailLinkError as err:
+        return render_template("public/link_not_found.html", message=err.message), 400
+    form = ConfirmResendForm()
+    if not form.validate_on_submit():
+        return render_template("public/resend_confirm.html", form=form, case=case)
+    new_token = new_access_token(case)
+    record_audit("case.access_link_reissued", case_id=case.id)
+    try:
+        db.session.commit()
+    except StaleDataError:  # the case changed meanwhile; following the link again works
+        db.session.rollback()
+        flash(_("Phản ánh vừa được cập nhật. Vui lòng bấm xác nhận lại."), "error")
+        return redirect(url_for("public.confirm_resend", token=token)), 303
+    flash(_("Đã cấp đường dẫn riêng mới; đường dẫn cũ không còn sử dụng được. "
+            "Hãy lưu lại địa chỉ của trang này."), "success")
+    return redirect(url_for("public.private_case", token=new_token)), 303
 
 
 # Published answers ---------------------------------------------------------------

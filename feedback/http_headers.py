@@ -1,0 +1,84 @@
+"""Headers every response carries, and the ones that depend on what it holds.
+
+- Security headers on everything: CSP ``'self'`` only (no CDN, no inline
+  script), no framing, no base URL, forms post only here, no referrer, no MIME
+  sniffing.
+- Served over HTTPS (``request.is_secure``, or ``FEEDBACK_SECURE_COOKIES``):
+  HSTS for a year, and every cookie (session, remember-me, language) marked
+  ``Secure``.
+- ``Cache-Control: no-store`` on every page of the staff side (staff,
+  dashboard and its exports, admin, the JSON API), the login and account
+  pages, the rating pages, and anything answered to a logged-in person, so no
+  shared or browser cache keeps personal data. Private-link pages and their
+  downloads set it themselves (``public.tracking.no_store``).
+- No server version: the development server (``flask run``) says
+  ``Server: feedback`` instead of its Werkzeug and Python versions; gunicorn
+  sends ``Server: gunicorn`` without a version (docs/security.md).
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_login import current_user
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                           "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+HSTS = "max-age=31536000; includeSubDomains"
+NO_STORE_BLUEPRINTS = frozenset({"staff", "dashboard", "admin", "auth", "api", "satisfaction"})
+SERVER_NAME = "feedback"
+
+
+def _served_securely(app: Flask) -> bool:
+    return request.is_secure or bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+
+def _holds_personal_data() -> bool:
+    if request.endpoint == "static":
+        return False
+    return request.blueprint in NO_STORE_BLUEPRINTS or current_user.is_authenticated
+
+
+class SecureCookiesOverHttps:
+    """WSGI middleware: over HTTPS every cookie gets ``Secure``, whichever part
+    set it (the session is saved, and Flask-Login sets the remember-me cookie,
+    after the app's own after-request hooks have run)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.wsgi_app(environ, start_response)
+
+        def secure_start_response(status, headers, exc_info=None):
+            headers = [(name, value + "; Secure")
+                       if name.lower() == "set-cookie" and "; secure" not in value.lower() else (name, value)
+                       for name, value in headers]
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, secure_start_response)
+
+
+def hide_development_server_version() -> None:
+    """``flask run`` would announce ``Werkzeug/x Python/y`` in every answer."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.version_string = lambda self: SERVER_NAME  # type: ignore[method-assign]
+
+
+def init_app(app: Flask) -> None:
+    hide_development_server_version()
+    app.wsgi_app = SecureCookiesOverHttps(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if _served_securely(app):
+            headers["Strict-Transport-Security"] = HSTS
+        if _holds_personal_data():
+            headers["Cache-Control"] = "no-store"
+            headers.pop("Expires", None)
+        return response
