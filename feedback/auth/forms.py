@@ -7,7 +7,8 @@ from ..passwords import PasswordPolicy
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Thư điện tử"), validators=[DataRequired(_l("Vui lòng nhập thư điện tử.")), Email(_l("Địa chỉ thư điện tử không hợp lệ."))])
+    email = EmailField(_l("Thư điện tử"), validators=[DataRequired(_l("Vui lòng nhập thư điện tử.")),
+                                                      Email(_l("Địa chỉ thư điện tử không hợp lệ."))])
     password = PasswordField(_l("Mật khẩu"), validators=[DataRequired(_l("Vui lòng nhập mật khẩu."))])
     remember = BooleanField(_l("Ghi nhớ đăng nhập"))
     submit = SubmitField(_l("Đăng nhập"))
@@ -15,8 +16,10 @@ class LoginForm(FlaskForm):
 
 class RegisterForm(FlaskForm):
     full_name = StringField(_l("Họ và tên"), validators=[DataRequired(_l("Vui lòng nhập họ và tên.")), Length(max=255)])
-    email = EmailField(_l("Thư điện tử"), validators=[DataRequired(_l("Vui lòng nhập thư điện tử.")), Email(_l("Địa chỉ thư điện tử không hợp lệ."))])
-    password = PasswordField(_l("Mật khẩu"), validators=[DataRequired(_l("Vui lòng nhập mật khẩu.")), PasswordPolicy(email_field="email")])
+    email = EmailField(_l("Thư điện tử"), validators=[DataRequired(_l("Vui lòng nhập thư điện tử.")),
+                                                      Email(_l("Địa chỉ thư điện tử không hợp lệ."))])
+    password = PasswordField(_l("Mật khẩu"), validators=[DataRequired(_l("Vui lòng nhập mật khẩu.")),
+                                                         PasswordPolicy(email_field="email")])
     confirm = PasswordField(_l("Nhập lại mật khẩu"), validators=[EqualTo("password", _l("Hai mật khẩu không khớp."))])
     submit = SubmitField(_l("Đăng ký"))
 

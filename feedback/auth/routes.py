@@ -3,6 +3,7 @@ forgotten, and the change an admin-chosen password requires first."""
 
 from flask import (
     abort,
+    current_app,
     flash,
     make_response,
     redirect,

@@ -19,7 +19,9 @@ class RecordCaseForm(DetailsForm):
     """DetailsForm with the channel and the real date of receipt; e-mail is
     optional here since a letter or a call may come without one."""
 
-    channel = SelectField(_l("Kênh tiếp nhận"), choices=[SelectChoice("", _l("— Chọn kênh —"))] + [SelectChoice(c, CHANNEL[c]) for c in OFFLINE_CHANNELS],
+    channel = SelectField(_l("Kênh tiếp nhận"),
+                          choices=[SelectChoice("", _l("— Chọn kênh —"))]
+                          + [SelectChoice(c, CHANNEL[c]) for c in OFFLINE_CHANNELS],
                           validators=[DataRequired(_l("Vui lòng chọn kênh tiếp nhận."))])
     received_at = DateTimeLocalField(_l("Thời điểm tiếp nhận thực tế (giờ Việt Nam)"),
                                      format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
