@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tarfile
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("_app_and_schema")
 
 
 def flask_upgrade(url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "backup-test"}
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48)}
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr

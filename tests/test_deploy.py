@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def get(url: str, **headers) -> tuple[int, dict, str]:
 @pytest.fixture
 def gunicorn(tmp_path):
     database = f"sqlite:///{tmp_path / 'feedback.db'}"
-    env = {**os.environ, "DATABASE_URL": database, "SECRET_KEY": "deploy-test", "REDIS_URL": "",
+    env = {**os.environ, "DATABASE_URL": database, "SECRET_KEY": secrets.token_urlsafe(48), "REDIS_URL": "",
            "FEEDBACK_INPROCESS_SCHEDULER": "0", "FEEDBACK_METRICS_TOKEN": TOKEN,
            "FEEDBACK_UPLOAD_FOLDER": str(tmp_path / "uploads"), "FEEDBACK_MAIL_FOLDER": str(tmp_path / "mail"),
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "FEEDBACK_WEB_WORKERS": "2",

@@ -85,7 +85,7 @@ def test_after_a_full_life_cycle_no_table_holds_a_link_token(client, world, mail
     db.session.commit()
 
     templates = {mail.template for mail in mailbox}
-    assert {"receipt", "access_link", "info_requested", "rating_request", "verify_email",
+    assert {"receipt", "access_link_confirm", "info_requested", "rating_request", "verify_email",
             "password_reset"} <= templates
     tokens = secrets_in(mailbox)
     assert len(tokens) >= 6

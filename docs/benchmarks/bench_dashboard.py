@@ -35,6 +35,7 @@ import math
 import os
 import random
 import resource
+import secrets
 import statistics
 import subprocess
 import sys
@@ -366,7 +367,7 @@ def _app(url: str):
         SQLALCHEMY_DATABASE_URI = url.replace("postgresql://", "postgresql+psycopg://", 1)
         WTF_CSRF_ENABLED = False
         RATELIMIT_ENABLED = False
-        SECRET_KEY = "bench"
+        SECRET_KEY = secrets.token_urlsafe(48)
         INPROCESS_SCHEDULER = False  # no reminder scans competing with the measured requests
 
     return create_app(Bench)
