@@ -128,8 +128,9 @@ def test_worker_and_cron_survive_a_redis_outage(app, make, rq_setup, own_redis, 
         [sys.executable, "-m", "rq.cli", "worker", "--url", own_redis.url,
          "--worker-class", "feedback.jobs.AppWorker", queue],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cron = subprocess.Popen([sys.executable, "-m", "feedback.cron_runner", "--url", own_redis.url, "tests.cron_fast"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cron = subprocess.Popen(
+        [sys.executable, "-m", "feedback.cron_runner", "--url", own_redis.url, "tests.cron_fast"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     processes = (worker, cron)
     try:
         _wait_for(lambda: _beat_at(own_redis.url) > 0, 20, "the first sweep", processes)
@@ -139,7 +140,7 @@ def test_worker_and_cron_survive_a_redis_outage(app, make, rq_setup, own_redis, 
         own_redis.start()                      # empty: no job, no heartbeat survived
         back_at = time.time()
 
-        case, _ = submitted_case(make, category=db.session.get(Category, category_id))      # written after Redis returned
+        case, _ = submitted_case(make, category=db.session.get(Category, category_id))  # after Redis returned
         case_id = case.id
         db.session.remove()
         _wait_for(lambda: receipt_of(case_id).status == "sent", 25, "the receipt", processes)
