@@ -81,6 +81,13 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # A citizen's submission never depends on Redis: while the limiter's
+    # storage is unreachable each process counts in its own memory, and any
+    # other limiter error lets the request through instead of answering 500.
+    # Short socket timeouts make a dead Redis fail fast rather than hang.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     # How many reverse proxies in front of the app append X-Forwarded-*; 0
     # trusts none, so a client cannot forge its address for limits and audit.
     TRUSTED_PROXIES = _int("FEEDBACK_TRUSTED_PROXIES", 0)

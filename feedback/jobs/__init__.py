@@ -113,8 +113,13 @@ def deliver_job(notification_id: int) -> str:
 
 @in_app_context
 def sweep_job() -> dict:
-    """RQ cron, every minute: see ``sweeper.sweep``."""
-    return sweep().as_dict()
+    """RQ cron, every minute: see ``sweeper.sweep``; then the heartbeat
+    ``/healthz/jobs`` reads (see ``heartbeat``)."""
+    from .heartbeat import beat
+
+    report = sweep().as_dict()
+    beat()
+    return report
 
 
 @in_app_context

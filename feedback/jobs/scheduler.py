@@ -10,6 +10,7 @@ import time
 from flask import Flask, current_app
 
 from ..extensions import db
+from .heartbeat import beat
 from .sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ def start_scheduler_on_first_request() -> None:
     """A before-request hook: start the thread with the first request."""
     if _scheduler_thread is None:
         start_inprocess_scheduler(current_app._get_current_object())
+
+
+def scheduler_alive() -> bool:
+    """Whether this process's embedded scheduler thread runs."""
+    return _scheduler_thread is not None and _scheduler_thread.is_alive()
 
 
 def start_inprocess_scheduler(app: Flask) -> bool:
@@ -53,4 +59,6 @@ def _run_scheduler(app: Flask) -> None:
                     db.session.rollback()
             if task is scan:
                 last_scan = time.monotonic()
+        with app.app_context():
+            beat()  # the embedded schedule is alive (read by /healthz/jobs)
         time.sleep(sweep_every)
