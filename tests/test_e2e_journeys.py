@@ -22,20 +22,15 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from config import TestConfig
-from feedback import create_app
 from feedback.extensions import db
 
-from .conftest import require_service
+from .browser_support import PHONE, SCREENSHOTS, launched_chromium, no_sideways_scroll, served_demo
 from .helpers import PDF_BYTES
-from .test_public_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, SCREENSHOTS, no_sideways_scroll
 
 pytestmark = pytest.mark.browser
 
@@ -51,46 +46,15 @@ ANSWER = ("Sở đã chấn chỉnh bộ phận một cửa: giấy tờ đã n�
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    """The app with the demo data and demo cases on a SQLite file, served on a
-    free port of 127.0.0.1; mail goes to the in-memory mailbox."""
-    require_service(os.environ.get("FEEDBACK_CHROMIUM") is not None or os.path.exists("/usr/bin/chromium"),
-                    "Chromium not found (set FEEDBACK_CHROMIUM or install /usr/bin/chromium)")
-    folder = tmp_path_factory.mktemp("e2e")
-
-    class BrowserConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{folder / 'e2e.db'}"
-        UPLOAD_FOLDER = str(folder / "uploads")
-        MAIL_FOLDER = str(folder / "mail")
-        MAIL_BACKEND = "memory"
-        WTF_CSRF_ENABLED = True
-
-    app = create_app(BrowserConfig)
-    with app.app_context():
-        from feedback.demo import seed_demo, seed_demo_cases
-
-        db.create_all()
-        seed_demo()
-        seed_demo_cases()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, app.config["BASE_URL"]
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """The app with the demo data and cases on 127.0.0.1; mail goes to the in-memory mailbox."""
+    with served_demo(tmp_path_factory.mktemp("e2e"), demo_cases=True, MAIL_BACKEND="memory") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def expect(locator):

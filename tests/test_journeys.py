@@ -7,19 +7,11 @@ and status are on screen, with no sideways scrolling.
 """
 from __future__ import annotations
 
-import os
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from config import TestConfig
-from feedback import create_app
-from feedback.extensions import db
-
-from .conftest import require_service
-from .test_public_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, no_sideways_scroll
+from .browser_support import PHONE, launched_chromium, no_sideways_scroll, served_demo
 
 pytestmark = pytest.mark.browser
 
@@ -27,43 +19,14 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The app with the demo data and demo cases, on 127.0.0.1."""
-    require_service(os.environ.get("FEEDBACK_CHROMIUM") is not None or os.path.exists("/usr/bin/chromium"),
-                    "Chromium not found (set FEEDBACK_CHROMIUM or install /usr/bin/chromium)")
-    folder = tmp_path_factory.mktemp("journeys")
-
-    class BrowserConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{folder / 'journeys.db'}"
-        UPLOAD_FOLDER = str(folder / "uploads")
-        MAIL_FOLDER = str(folder / "mail")
-        WTF_CSRF_ENABLED = True
-
-    app = create_app(BrowserConfig)
-    with app.app_context():
-        from feedback.demo import seed_demo, seed_demo_cases
-
-        db.create_all()
-        seed_demo()
-        seed_demo_cases()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, app.config["BASE_URL"]
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with served_demo(tmp_path_factory.mktemp("journeys"), demo_cases=True) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def phone_signed_in_as(browser, base: str, email: str):

@@ -9,73 +9,30 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from config import TestConfig
-from feedback import create_app
 from feedback.extensions import db
 
-from .conftest import require_service
+from .browser_support import DESKTOP, PHONE, SCREENSHOTS, launched_chromium, no_sideways_scroll, served_demo
 from .helpers import PDF_BYTES
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("FEEDBACK_CHROMIUM") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    """The app with demo data on a file-based SQLite database, served on a
-    free port of 127.0.0.1 by a background thread."""
-    require_service(os.environ.get("FEEDBACK_CHROMIUM") is not None or os.path.exists("/usr/bin/chromium"),
-                    "Chromium not found (set FEEDBACK_CHROMIUM or install /usr/bin/chromium)")
-    folder = tmp_path_factory.mktemp("browser")
-
-    class BrowserConfig(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{folder / 'browser.db'}"
-        UPLOAD_FOLDER = str(folder / "uploads")
-        MAIL_FOLDER = str(folder / "mail")
-        WTF_CSRF_ENABLED = True
-
-    app = create_app(BrowserConfig)
-    with app.app_context():
-        from feedback.demo import seed_demo
-
-        db.create_all()
-        seed_demo()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, app.config["BASE_URL"]
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """The app with demo data, served on 127.0.0.1."""
+    with served_demo(tmp_path_factory.mktemp("browser")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
-
-
-def no_sideways_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def expect(locator):

@@ -152,6 +152,15 @@ def test_agency_returns_a_case_to_the_desk_who_can_assign_it_again(world):
     assert "transferred" in templates(case)
 
 
+def test_the_sender_is_told_when_a_returned_case_goes_to_another_agency(world):
+    case, _ = submit(world.category, MONDAY)
+    wf.assign_case(case, world.desk, world.justice)
+    wf.return_to_desk(case, world.officer, "Không thuộc thẩm quyền của Sở Tư pháp")
+    wf.assign_case(case, world.desk, world.health)  # within competence, but a second classification
+    db.session.commit()
+    assert templates(case).count("transferred") == 1
+
+
 # The agency ---------------------------------------------------------------
 
 

@@ -57,7 +57,9 @@ def assign_case(case: Case, actor: Actor, agency, classification: str = Classifi
             data={"agency": target.code, "classification": classification}, at=now)
     for user in staff_of(target.id, Role.lead, Role.officer):
         notify_user(case, user, "assigned", {"agency": target.name, "answer_due": case.answer_due.isoformat()})
-    if classification == Classification.outside_competence.value or previous != Status.submitted.value:
+    # The sender hears of a move: to another agency than theirs on first
+    # classification, or on any reassignment of a case an agency handed back.
+    if classification == Classification.outside_competence.value or not first_classification:
         notify_citizen(case, "transferred", {"agency": target.name})
     flush()
     return case
