@@ -54,10 +54,12 @@ from .delivery import (
     delivery_problems,
     dispatch,
     dispatch_committed,
+    is_uncertain,
     problem_kind,
     problem_label,
     retry_failed,
     retry_now,
+    uncertain_detail,
 )
 from .queue import DELIVERY_JOB_TIMEOUT, delivery_job_id, exclusive, get_queue, redis_connection
 from .scheduler import start_inprocess_scheduler, start_scheduler_on_first_request
@@ -67,9 +69,10 @@ from .worker import AppWorker, in_app_context, worker_app
 __all__ = [
     "BACKOFF", "DELIVERY_JOB_TIMEOUT", "GAVE_UP", "IDEMPOTENCY_TTL", "MAX_ATTEMPTS", "PERMANENT", "PROBLEM_LABELS",
     "UNCERTAIN", "AppWorker", "SweepReport", "deliver", "deliver_job", "delivery_job_id", "delivery_problems",
-    "digest_job", "dispatch", "dispatch_committed", "exclusive", "get_queue", "init_app", "problem_kind",
+    "digest_job", "dispatch", "dispatch_committed", "exclusive", "get_queue", "init_app", "is_uncertain",
+    "problem_kind",
     "problem_label", "redis_connection", "retry_failed", "retry_now", "scan_job", "start_inprocess_scheduler",
-    "sweep", "sweep_job", "worker_app",
+    "sweep", "sweep_job", "uncertain_detail", "worker_app",
 ]
 
 
