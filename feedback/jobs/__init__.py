@@ -28,8 +28,10 @@ At-most-once per claim: if the process dies after the mail server accepted the
 message but before the row says "sent", the row stays "sending". When its lease
 runs out the sweeper marks it failed as *uncertain* instead of sending again:
 a citizen receiving the same answer twice is worse than a clerk seeing
-"outcome unknown" in the failed-deliveries list and pressing "retry now"
-after checking. (Render errors and refused connections are caught and
+"may have been sent" in the failed-deliveries list and pressing "retry now"
+after checking (a confirmation page first). The moment the transport returns,
+``accepted_at`` is committed on its own, so such a row can say that the mail
+server had accepted it. (Render errors and refused connections are caught and
 recorded, so only a real crash mid-send ends up uncertain.)
 
 Redis is only the doorbell; the outbox table is the truth. Backoff is kept in
