@@ -198,13 +198,20 @@ def notifications_sweep() -> None:
 
 
 @notifications_cli.command("retry-failed")
-def notifications_retry_failed() -> None:
-    """Give every failed notification a fresh set of attempts."""
+@click.option("--include-uncertain", is_flag=True,
+              help="Also retry uncertain rows (the delivery process stopped mid-send): they may have been "
+                   "delivered already, so the recipient may get the message twice.")
+def notifications_retry_failed(include_uncertain: bool) -> None:
+    """Give every failed notification a fresh set of attempts (uncertain ones only when asked)."""
     from .jobs import retry_failed
 
-    ids = retry_failed()
+    ids, skipped = retry_failed(include_uncertain=include_uncertain)
     db.session.commit()  # delivery starts once this commits
     click.echo(f"{len(ids)} failed notification(s) sent for delivery again")
+    if skipped:
+        click.echo(f"skipped {len(skipped)} uncertain notification(s) that may have been delivered already "
+                   f"(ids {', '.join(map(str, skipped))}); check them, then retry them at /staff/deliveries "
+                   "or run again with --include-uncertain")
 
 
 @procedures_cli.command("import")

@@ -20,6 +20,7 @@ E-mail transports, chosen by ``MAIL_BACKEND``:
 """
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import ssl
@@ -41,6 +42,8 @@ from .labels import OUTCOME
 from .mail_links import action_links
 from .models import Notification, User, utcnow
 from .sealing import DROPPED, SEALED, open_payload
+
+log = logging.getLogger(__name__)
 
 # What each template is about, for staff pages listing deliveries.
 TEMPLATE_TITLES = {
@@ -296,7 +299,11 @@ class SmtpTransport:
         self.timeout = float(config.get("MAIL_TIMEOUT", 30))
 
     def send(self, mail: Mail) -> None:
+        """Returns once the server has accepted the message. A failure after
+        that (QUIT timing out, the connection dropping) is logged, not raised:
+        raising would have the message retried and sent twice."""
         message = build_mime(mail, self.sender)
+        accepted = False
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.use_tls:
@@ -304,21 +311,31 @@ class SmtpTransport:
                 if self.username:
                     smtp.login(self.username, self.password)
                 smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _msg in exc.recipients.values()]
-            detail = "; ".join(f"{code} {_text(msg)}" for code, msg in exc.recipients.values())
-            raise (PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure)(
-                f"recipient refused: {detail}") from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            # Our credentials, not the recipient: fixable by an operator, so retry.
-            raise TemporaryFailure(f"SMTP login failed: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except smtplib.SMTPSenderRefused as exc:
-            raise TemporaryFailure(f"sender refused: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except smtplib.SMTPResponseException as exc:
-            kind = PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure
-            raise kind(f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+                accepted = True
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(f"SMTP {self.host}:{self.port} unreachable: {exc}") from exc
+            if not accepted:
+                raise _smtp_failure(exc, self.host, self.port) from exc
+            log.warning("mail %s to %s accepted by %s:%s; closing the connection failed: %s",
+                        mail.notification_id, mail.to, self.host, self.port, exc)
+
+
+def _smtp_failure(exc: BaseException, host: str, port: int) -> DeliveryError:
+    """An SMTP error before the server accepted the message, sorted into
+    temporary and permanent."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        detail = "; ".join(f"{code} {_text(msg)}" for code, msg in exc.recipients.values())
+        return (PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure)(
+            f"recipient refused: {detail}")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        # Our credentials, not the recipient: fixable by an operator, so retry.
+        return TemporaryFailure(f"SMTP login failed: {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return TemporaryFailure(f"sender refused: {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        kind = PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure
+        return kind(f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}")
+    return TemporaryFailure(f"SMTP {host}:{port} unreachable: {exc}")
 
 
 def _text(value: bytes | str) -> str:

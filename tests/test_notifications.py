@@ -291,7 +291,7 @@ def test_a_row_left_sending_by_a_dead_worker_is_marked_uncertain_not_sent_again(
 
     row = rows(id=row_id)[0]
     assert row.status == "failed" and row.last_error.startswith("uncertain:")
-    assert "Không rõ đã gửi hay chưa" in problem_label(row)
+    assert "Có thể đã gửi" in problem_label(row) and row.accepted_at is None
     assert mailbox == []
 
 

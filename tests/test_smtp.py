@@ -131,3 +131,18 @@ def test_a_recipient_refused_with_4xx_is_tried_again(smtp, category):
     del smtp.handler.refuse["busy@example.vn"]
     sweep(now=row.next_attempt_at)
     assert receipt(row.case).status == "sent" and len(smtp.handler.messages) == 1
+
+
+def test_a_connection_lost_after_the_server_accepted_the_message_is_not_sent_again(smtp, category, monkeypatch):
+    import smtplib
+
+    def quit_fails(self):
+        raise OSError("connection reset while closing")
+
+    monkeypatch.setattr(smtplib.SMTP, "quit", quit_fails)
+    smtp.start()
+    row = receipt(submit(category)[0])
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, "")
+    assert row.accepted_at is not None
+    sweep(now=row.sent_at.replace(year=row.sent_at.year + 1))
+    assert len(smtp.handler.messages) == 1

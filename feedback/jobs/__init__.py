@@ -28,8 +28,10 @@ At-most-once per claim: if the process dies after the mail server accepted the
 message but before the row says "sent", the row stays "sending". When its lease
 runs out the sweeper marks it failed as *uncertain* instead of sending again:
 a citizen receiving the same answer twice is worse than a clerk seeing
-"outcome unknown" in the failed-deliveries list and pressing "retry now"
-after checking. (Render errors and refused connections are caught and
+"may have been sent" in the failed-deliveries list and pressing "retry now"
+after checking (a confirmation page first). The moment the transport returns,
+``accepted_at`` is committed on its own, so such a row can say that the mail
+server had accepted it. (Render errors and refused connections are caught and
 recorded, so only a real crash mid-send ends up uncertain.)
 
 Redis is only the doorbell; the outbox table is the truth. Backoff is kept in
@@ -54,10 +56,12 @@ from .delivery import (
     delivery_problems,
     dispatch,
     dispatch_committed,
+    is_uncertain,
     problem_kind,
     problem_label,
     retry_failed,
     retry_now,
+    uncertain_detail,
 )
 from .queue import DELIVERY_JOB_TIMEOUT, delivery_job_id, exclusive, get_queue, redis_connection
 from .scheduler import start_inprocess_scheduler, start_scheduler_on_first_request
@@ -67,9 +71,10 @@ from .worker import AppWorker, in_app_context, worker_app
 __all__ = [
     "BACKOFF", "DELIVERY_JOB_TIMEOUT", "GAVE_UP", "IDEMPOTENCY_TTL", "MAX_ATTEMPTS", "PERMANENT", "PROBLEM_LABELS",
     "UNCERTAIN", "AppWorker", "SweepReport", "deliver", "deliver_job", "delivery_job_id", "delivery_problems",
-    "digest_job", "dispatch", "dispatch_committed", "exclusive", "get_queue", "init_app", "problem_kind",
+    "digest_job", "dispatch", "dispatch_committed", "exclusive", "get_queue", "init_app", "is_uncertain",
+    "problem_kind",
     "problem_label", "redis_connection", "retry_failed", "retry_now", "scan_job", "start_inprocess_scheduler",
-    "sweep", "sweep_job", "worker_app",
+    "sweep", "sweep_job", "uncertain_detail", "worker_app",
 ]
 
 

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -39,7 +40,7 @@ UNCERTAIN = "uncertain"
 PROBLEM_LABELS = {
     PERMANENT: _l("Không gửi được: địa chỉ hoặc nội dung bị từ chối, hệ thống không thử lại"),
     GAVE_UP: _l("Không gửi được sau %(n)s lần thử", n=MAX_ATTEMPTS),
-    UNCERTAIN: _l("Không rõ đã gửi hay chưa: tiến trình gửi bị gián đoạn, hãy kiểm tra trước khi gửi lại"),
+    UNCERTAIN: _l("Có thể đã gửi: tiến trình gửi bị gián đoạn, hãy kiểm tra trước khi gửi lại"),
     "retrying": _l("Gửi chưa thành công, hệ thống sẽ tự thử lại"),
 }
 
@@ -137,8 +138,30 @@ def _deliver(notification_id: int, now: datetime | None = None) -> str:
     except Exception as exc:  # an unexpected error: retry, with the reason kept
         log.exception("delivery of notification %s crashed", notification_id)
         return _record_failure(notification_id, attempt, TemporaryFailure(f"{type(exc).__name__}: {exc}"), now)
-    _finish(notification_id, attempt, status="sent", sent_at=now or utcnow(), last_error="", next_attempt_at=None)
+    accepted_at = utcnow()
+    _record_accepted(notification_id, attempt, accepted_at)
+    _mark_sent(notification_id, attempt, now or accepted_at)
     return "sent"
+
+
+def _record_accepted(notification_id: int, attempt: int, at: datetime) -> None:
+    """The channel took the message: say so in a short transaction of its
+    own, so that a row the final update then fails to mark sent (and the
+    sweeper later calls uncertain) still tells staff the server had it."""
+    try:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "sending",
+                   Notification.attempts == attempt)
+            .values(accepted_at=at).execution_options(synchronize_session=False))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("notification %s: sent, but its acceptance could not be recorded", notification_id)
+
+
+def _mark_sent(notification_id: int, attempt: int, at: datetime) -> None:
+    _finish(notification_id, attempt, status="sent", sent_at=at, last_error="", next_attempt_at=None)
 
 
 def _claim(notification_id: int, now: datetime) -> int | None:
@@ -224,10 +247,12 @@ def _defer(notification: Notification, until: datetime) -> str:
 def retry_now(notification_id: int, now: datetime | None = None) -> bool:
     """Desk or operator: give a failed notification a fresh set of attempts.
     Flushes only; delivery starts when the caller commits. False if the row
-    is not failed (already retried, or never failed)."""
+    is not failed (already retried, or never failed). An uncertain row may
+    have reached its recipient: callers ask a person first (see
+    :func:`is_uncertain`)."""
     result = db.session.execute(
         update(Notification).where(Notification.id == notification_id, Notification.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=now or utcnow(), queued_at=None)
+        .values(status="pending", attempts=0, next_attempt_at=now or utcnow(), queued_at=None, accepted_at=None)
         .execution_options(synchronize_session=False))
     if not result.rowcount:
         return False
@@ -235,11 +260,21 @@ def retry_now(notification_id: int, now: datetime | None = None) -> bool:
     return True
 
 
-def retry_failed(now: datetime | None = None) -> list[int]:
-    """Operator: :func:`retry_now` for every failed notification. Flushes only."""
-    ids = db.session.execute(select(Notification.id).where(Notification.status == "failed")
-                             .order_by(Notification.id)).scalars().all()
-    return [notification_id for notification_id in ids if retry_now(notification_id, now)]
+def retry_failed(now: datetime | None = None, include_uncertain: bool = False) -> tuple[list[int], list[int]]:
+    """Operator: :func:`retry_now` for every failed notification, the
+    uncertain ones (which may have been delivered) only with
+    ``include_uncertain``. Returns (retried ids, skipped uncertain ids).
+    Flushes only."""
+    failed = db.session.execute(select(Notification.id, Notification.last_error)
+                                .where(Notification.status == "failed").order_by(Notification.id)).all()
+    retried: list[int] = []
+    skipped: list[int] = []
+    for notification_id, last_error in failed:
+        if (last_error or "").startswith(UNCERTAIN) and not include_uncertain:
+            skipped.append(notification_id)
+        elif retry_now(notification_id, now):
+            retried.append(notification_id)
+    return retried, skipped
 
 
 def delivery_problems(case: Case) -> list[Notification]:
@@ -269,3 +304,21 @@ def problem_label(notification: Notification) -> str:
     """What went wrong, in the viewer's language."""
     kind = problem_kind(notification)
     return str(PROBLEM_LABELS[kind]) if kind else ""
+
+
+def is_uncertain(notification: Notification) -> bool:
+    """Failed because the delivery process stopped mid-send: it may have been delivered."""
+    return problem_kind(notification) == UNCERTAIN
+
+
+def uncertain_detail(notification: Notification) -> str:
+    """What is known about an uncertain row, in the viewer's language: when
+    the mail server accepted it, or that nobody knows whether it did."""
+    from ..labels import localdatetime
+
+    if not is_uncertain(notification):
+        return ""
+    if notification.accepted_at is not None:
+        return _("Máy chủ thư đã nhận lúc %(at)s; có thể người nhận đã có thư này.",
+                 at=localdatetime(notification.accepted_at))
+    return _("Không rõ máy chủ thư đã nhận hay chưa.")

@@ -48,16 +48,21 @@ def sweep(now: datetime | None = None) -> SweepReport:
     now = now or utcnow()
     report = SweepReport()
     stuck = db.session.execute(
-        select(Notification.id, Notification.attempts)
+        select(Notification.id, Notification.attempts, Notification.accepted_at)
         .where(Notification.status == "sending", Notification.next_attempt_at <= now).limit(SWEEP_BATCH)).all()
-    for notification_id, attempts in stuck:
+    for notification_id, attempts, accepted_at in stuck:
+        if accepted_at is not None:
+            known = (f"the mail server accepted the message at {accepted_at.isoformat(timespec='seconds')}, "
+                     "so it was probably delivered")
+        else:
+            known = "not known whether the mail server accepted the message"
         result = db.session.execute(
             update(Notification)
             .where(Notification.id == notification_id, Notification.status == "sending",
                    Notification.attempts == attempts)
             .values(status="failed", next_attempt_at=None,
-                    last_error=f"{UNCERTAIN}: the delivery process stopped during attempt {attempts}; "
-                               "the message may or may not have been sent")
+                    last_error=f"{UNCERTAIN}: the delivery process stopped during attempt {attempts} "
+                               f"before recording the outcome; {known}")
             .execution_options(synchronize_session=False))
         if result.rowcount:
             drop_secrets(notification_id)

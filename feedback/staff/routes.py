@@ -25,7 +25,7 @@ from ..access import (
 from ..actions import perform, refused_action
 from ..deadlines import due_soon_limit, load_calendar
 from ..extensions import db
-from ..jobs import delivery_problems, problem_label
+from ..jobs import delivery_problems, is_uncertain, problem_label, uncertain_detail
 from ..labels import CLASSIFICATION, OUTCOME
 from ..mail import TEMPLATE_TITLES
 from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
@@ -128,6 +128,7 @@ def case_detail(code: str):
         "staff/case.html", case=case, allowed=allowed, agencies=agencies, officers=officers, now=now,
         countdown=countdown, outcomes=OUTCOME, classifications=CLASSIFICATION, suggestion=suggestion,
         errors=session.pop("action_errors", {}), problems=delivery_problems(case), problem_label=problem_label,
+        is_uncertain=is_uncertain, uncertain_detail=uncertain_detail,
         template_titles=TEMPLATE_TITLES, unstaffed=unstaffed, notifications=case_notifications(case),
         contacts=contacts,
         contacts_until=revealed_until(current_user, case) if contacts and not holds_contacts(current_user, case)
