@@ -1,0 +1,320 @@
+"""The production topology under faults: a fresh PostgreSQL database, a private
+redis-server, two gunicorns (two workers each), two ``rq worker``s with
+``AppWorker`` and the cron runner, all as subprocesses on 127.0.0.1.
+
+Counts are taken in the database and in the mailbox (the console mail backend
+writes one ``.eml`` file per message sent, named after the notification id and
+template). Run with ``./test.sh tests/test_topology_faults.py``; needs
+FEEDBACK_TEST_PG_URL and a redis-server binary, which test.sh provides.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from datetime import date, datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from .conftest import require_service
+
+pytestmark = [pytest.mark.topology, pytest.mark.redis, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+OFFICE_TZ = timezone(timedelta(hours=7))
+N_CASES = 30
+WAIT = 60  # seconds for any one wait
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+
+
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 15) -> int:
+    request = urllib.request.Request(url, data=body, method=method,
+                                     headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def submission_body(n: int) -> bytes:
+    import json
+
+    return json.dumps({
+        "type": "report",
+        "sender": {"kind": "individual", "name": f"Nguyễn Văn {n}", "address": "12 Lạch Tray, Ngô Quyền, Hải Phòng",
+                   "phone": "0912 345 678", "email": f"citizen{n}@example.vn"},
+        "category": "DAT-DAI", "title": f"Phản ánh số {n}",
+        "content": "Hồ sơ đăng ký biến động đất đai nộp đã 30 ngày vẫn chưa có kết quả.",
+        "publish_consent": True,
+    }).encode()
+
+
+def next_office_morning(after_days: int = 7) -> datetime:
+    """09:00 Hải Phòng time on a Tuesday at least ``after_days`` from now: past
+    the desk's classification deadline of a case submitted today."""
+    day = date.today() + timedelta(days=after_days)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=OFFICE_TZ)
+
+
+# Services --------------------------------------------------------------------
+
+
+def pg_admin_url() -> str:
+    url = os.environ.get("FEEDBACK_TEST_PG_URL", "")
+    require_service(url.startswith("postgresql"), "PostgreSQL not available (FEEDBACK_TEST_PG_URL)")
+    return url
+
+
+def redis_binary() -> str:
+    binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server") or ""
+    require_service(bool(binary) and os.path.exists(binary), "redis-server not found (REDIS_SERVER_BIN)")
+    return binary
+
+
+@contextmanager
+def scratch_database(admin: str) -> Iterator[str]:
+    """A new, empty database next to FEEDBACK_TEST_PG_URL's; dropped afterwards."""
+    admin_url = make_url(admin.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"feedback_topology_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False).replace(
+            "postgresql+psycopg://", "postgresql://", 1)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+class Processes:
+    """Subprocesses of one test: each logs to a file; all are ended in ``close``."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, args: list[str], **extra_env: str) -> subprocess.Popen:
+        log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(args, cwd=ROOT, env={**self.env, **extra_env}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.running[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def kill(self, name: str) -> None:
+        process = self.running.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def close(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                with _quiet():
+                    os.killpg(process.pid, signal.SIGTERM)
+        for name, process in list(self.running.items()):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with _quiet():
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+            del self.running[name]
+
+
+def _quiet() -> suppress:
+    return suppress(ProcessLookupError)
+
+
+def flask(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class Topology:
+    """The processes of a production installation, started on demand."""
+
+    def __init__(self, tmp: Path, database_url: str, redis_url: str, procs: Processes) -> None:
+        self.tmp, self.database_url, self.redis_url, self.procs = tmp, database_url, redis_url, procs
+        self.mail = tmp / "mail"
+        self.engine: Engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        self.web: list[str] = []
+
+    def gunicorn(self, name: str) -> str:
+        port = free_port()
+        self.procs.start(name, [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
+                         FEEDBACK_BIND=f"127.0.0.1:{port}", FEEDBACK_WEB_WORKERS="2",
+                         PROMETHEUS_MULTIPROC_DIR=str(self.tmp / f"metrics-{name}"))
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert self.procs.running[name].poll() is None, self.procs.log(name)
+            try:
+                return http("GET", f"{base}/healthz", timeout=2) == 200
+            except OSError:
+                return False
+
+        wait_for(up, f"{name} to answer")
+        self.web.append(base)
+        return base
+
+    def worker(self, name: str) -> subprocess.Popen:
+        queue = self.procs.env["FEEDBACK_RQ_QUEUE"]
+        return self.procs.start(name, [PY, "-m", "rq.cli", "worker", "--url", self.redis_url,
+                                       "--worker-class", "feedback.jobs.AppWorker", queue])
+
+    def cron(self) -> subprocess.Popen:
+        return self.procs.start("cron", [PY, "-m", "feedback.cron_runner", "--url", self.redis_url, "tests.cron_fast"])
+
+    def scalar(self, sql: str, **params) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(sql), params).scalar() or 0)
+
+    def mails(self, template: str) -> Counter:
+        """How many .eml files each notification id of ``template`` has."""
+        return Counter(int(path.name.split("-")[1]) for path in self.mail.glob(f"*-{template}.eml"))
+
+    def recipients(self, template: str) -> Counter:
+        return Counter(message_from_bytes(path.read_bytes(), policy=policy.default)["To"]
+                       for path in self.mail.glob(f"*-{template}.eml"))
+
+    def scan(self, now: datetime, **extra_env: str) -> subprocess.Popen:
+        return subprocess.Popen([PY, "-m", "flask", "--app", "wsgi", "reminders", "scan", "--now", now.isoformat()],
+                                cwd=ROOT, env={**self.procs.env, **extra_env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def submit(self, count: int, start: int = 0) -> list[int]:
+        def one(n: int) -> int:
+            base = self.web[n % len(self.web)]
+            return http("POST", f"{base}/api/v1/cases", submission_body(n), timeout=30)
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(start, start + count)))
+
+
+@pytest.fixture
+def topology(tmp_path) -> Iterator[Topology]:
+    admin = pg_admin_url()
+    binary = redis_binary()
+    with scratch_database(admin) as database_url:
+        rport = free_port()
+        redis_url = f"redis://127.0.0.1:{rport}/0"
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+               "FEEDBACK_RQ_QUEUE": "feedback-topology", "SECRET_KEY": secrets.token_urlsafe(48),
+               "FEEDBACK_MAIL_BACKEND": "console", "FEEDBACK_MAIL_FOLDER": str(tmp_path / "mail"),
+               "FEEDBACK_UPLOAD_FOLDER": str(tmp_path / "uploads"), "FEEDBACK_INPROCESS_SCHEDULER": "0",
+               "RATELIMIT_ENABLED": "false", "FEEDBACK_BASE_URL": "http://127.0.0.1"}
+        procs = Processes(tmp_path, env)
+        topo = Topology(tmp_path, database_url, redis_url, procs)
+        try:
+            procs.start("redis", [binary, "--bind", "127.0.0.1", "--port", str(rport), "--save", "",
+                                  "--appendonly", "no"])
+            wait_for(lambda: _redis_up(redis_url), "redis-server", timeout=10)
+            upgrade = flask(env, "db", "upgrade")
+            assert upgrade.returncode == 0, upgrade.stderr
+            seeded = subprocess.run(
+                [PY, "-c", "from wsgi import app\nfrom feedback.demo import seed_demo\n"
+                           "with app.app_context(): seed_demo()"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+            assert seeded.returncode == 0, seeded.stderr
+            yield topo
+        finally:
+            procs.close()
+            topo.engine.dispose()
+
+
+def _redis_up(url: str) -> bool:
+    try:
+        return bool(Redis.from_url(url, socket_connect_timeout=1).ping())
+    except RedisError:
+        return False
+
+
+# 1. The production topology --------------------------------------------------
+
+
+def test_two_webs_two_workers_one_cron_deliver_each_receipt_and_reminder_once(topology):
+    started = time.monotonic()
+    topology.gunicorn("web1")
+    topology.gunicorn("web2")
+    topology.worker("worker1")
+    topology.worker("worker2")
+    topology.cron()
+
+    statuses = topology.submit(N_CASES)
+    assert statuses == [201] * N_CASES
+    assert topology.scalar("SELECT count(*) FROM \"case\"") == N_CASES
+
+    def receipts_sent() -> bool:
+        return topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt' "
+                               "AND status = 'sent'") == N_CASES
+
+    wait_for(receipts_sent, "every receipt to be sent")
+    assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt'") == N_CASES
+    receipts = topology.mails("receipt")
+    assert len(receipts) == N_CASES and set(receipts.values()) == {1}
+    assert len(topology.recipients("receipt")) == N_CASES  # one per citizen
+
+    # Past the deadlines: two scans at once, from two processes.
+    now = next_office_morning()
+    scans = [topology.scan(now) for _ in range(2)]
+    outputs = [scan.communicate(timeout=WAIT)[0] for scan in scans]
+    assert [scan.returncode for scan in scans] == [0, 0], outputs
+    filed = topology.scalar("SELECT count(*) FROM reminder_delivery")
+    assert filed > 0, outputs
+    assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder'") == filed
+
+    def reminders_done() -> bool:
+        return topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder' "
+                               "AND status IN ('sent', 'failed')") == filed
+
+    wait_for(reminders_done, "every reminder to be sent")
+    assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder' "
+                           "AND status = 'sent'") == filed
+    reminders = topology.mails("reminder")
+    assert len(reminders) == filed and set(reminders.values()) == {1}
+
+    again = topology.scan(now)
+    assert again.wait(timeout=WAIT) == 0
+    assert topology.scalar("SELECT count(*) FROM reminder_delivery") == filed
+    print(f"topology: {N_CASES} cases, {N_CASES} receipts, {filed} reminders "
+          f"in {time.monotonic() - started:.1f} s")
