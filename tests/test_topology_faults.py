@@ -69,13 +69,13 @@ def http(method: str, url: str, body: bytes | None = None, timeout: float = 15) 
         return error.code
 
 
-def submission_body(n: int) -> bytes:
+def submission_body(n: int, email: str = "") -> bytes:
     import json
 
     return json.dumps({
         "type": "report",
         "sender": {"kind": "individual", "name": f"Nguyễn Văn {n}", "address": "12 Lạch Tray, Ngô Quyền, Hải Phòng",
-                   "phone": "0912 345 678", "email": f"citizen{n}@example.vn"},
+                   "phone": "0912 345 678", "email": email or f"citizen{n}@example.vn"},
         "category": "DAT-DAI", "title": f"Phản ánh số {n}",
         "content": "Hồ sơ đăng ký biến động đất đai nộp đã 30 ngày vẫn chưa có kết quả.",
         "publish_consent": True,
@@ -222,6 +222,12 @@ class Topology:
                                 cwd=ROOT, env={**self.procs.env, **extra_env}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
+    def python(self, code: str) -> str:
+        result = subprocess.run([PY, "-c", code], cwd=ROOT, env=self.procs.env, capture_output=True, text=True,
+                                timeout=WAIT)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
     def submit(self, count: int, start: int = 0) -> list[int]:
         def one(n: int) -> int:
             base = self.web[n % len(self.web)]
@@ -318,3 +324,124 @@ def test_two_webs_two_workers_one_cron_deliver_each_receipt_and_reminder_once(to
     assert topology.scalar("SELECT count(*) FROM reminder_delivery") == filed
     print(f"topology: {N_CASES} cases, {N_CASES} receipts, {filed} reminders "
           f"in {time.monotonic() - started:.1f} s")
+
+
+# 2. A worker killed mid-delivery, a scan killed midway ------------------------
+
+
+class SlowSmtp:
+    """aiosmtpd on 127.0.0.1 that records every message as DATA arrives and,
+    for ``slow`` recipients, keeps the client waiting for the reply."""
+
+    def __init__(self, slow: str) -> None:
+        import threading
+
+        from aiosmtpd.controller import Controller
+
+        self.slow = slow
+        self.received: list[str] = []
+        self.slow_started = threading.Event()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        self.received.extend(envelope.rcpt_tos)
+        if self.slow in envelope.rcpt_tos:
+            self.slow_started.set()
+            await asyncio.sleep(60)
+        return "250 Message accepted for delivery"
+
+
+def test_a_worker_killed_while_sending_leaves_one_uncertain_row_and_no_double(topology):
+    from rq import Worker
+
+    from feedback.jobs import delivery_job_id
+
+    smtp = SlowSmtp("slow@example.vn")
+    smtp.controller.start()
+    try:
+        topology.procs.env.update({"FEEDBACK_MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1",
+                                   "MAIL_PORT": str(smtp.port), "MAIL_USE_TLS": "false"})
+        base = topology.gunicorn("web1")
+        workers = {name: topology.worker(name) for name in ("worker1", "worker2")}
+        assert http("POST", f"{base}/api/v1/cases", submission_body(0, "slow@example.vn")) == 201
+        assert smtp.slow_started.wait(WAIT), topology.procs.log("worker1") + topology.procs.log("worker2")
+        slow_id = topology.scalar("SELECT id FROM notification WHERE recipient = 'slow@example.vn'")
+        assert topology.scalar("SELECT count(*) FROM notification WHERE id = :i AND status = 'sending'",
+                               i=slow_id) == 1
+        redis = Redis.from_url(topology.redis_url)
+        sending = [w for w in Worker.all(connection=redis) if w.get_current_job_id() == delivery_job_id(slow_id)]
+        assert len(sending) == 1, [w.get_current_job_id() for w in Worker.all(connection=redis)]
+        victim = next(name for name, process in workers.items() if process.pid == sending[0].pid)
+        topology.procs.kill(victim)  # SIGKILL the worker and its work horse mid-SMTP
+        topology.worker("worker3")
+
+        others = 10
+        assert topology.submit(others, start=1) == [201] * others
+        wait_for(lambda: topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt' "
+                                         "AND status = 'sent'") == others,
+                 "the other receipts to be sent")
+        report = topology.python(
+            "from datetime import timedelta\nfrom wsgi import app\nfrom feedback.jobs import sweep\n"
+            "from feedback.models import utcnow\n"
+            "with app.app_context(): print(sweep(now=utcnow() + timedelta(minutes=16)).uncertain)")
+        assert report.strip() == f"[{slow_id}]"
+        assert topology.scalar("SELECT count(*) FROM notification WHERE id = :i AND status = 'failed' "
+                               "AND last_error LIKE 'uncertain%'", i=slow_id) == 1
+        time.sleep(3)  # nothing more goes out
+        counts = Counter(r for r in smtp.received if r.endswith("@example.vn"))
+        assert counts.pop("slow@example.vn") == 1
+        assert len(counts) == others and set(counts.values()) == {1}
+        assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt' "
+                               "AND status = 'sent'") == others
+        print(f"killed worker: 1 uncertain row, {others} receipts sent once")
+    finally:
+        smtp.controller.stop()
+
+
+def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology):
+    count = 20
+    topology.gunicorn("web1")
+    topology.worker("worker1")
+    assert topology.submit(count) == [201] * count
+    wait_for(lambda: topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt' "
+                                     "AND status = 'sent'") == count,
+             "the receipts to be sent")
+    now = next_office_morning()
+    # Hold the reminder table so that the scan stops inside its transaction.
+    blocker = topology.engine.connect()
+    try:
+        transaction = blocker.begin()
+        blocker.execute(text("LOCK TABLE reminder_delivery IN EXCLUSIVE MODE"))
+        scan = topology.scan(now)
+        wait_for(lambda: topology.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query ILIKE '%reminder_delivery%'") >= 1, "the scan to wait on the reminder table")
+        os.killpg(scan.pid, signal.SIGKILL)
+        scan.wait(timeout=10)
+        transaction.rollback()
+    finally:
+        blocker.close()
+    wait_for(lambda: topology.scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 0,
+             "the killed scan's session to end")
+    assert topology.scalar("SELECT count(*) FROM reminder_delivery") == 0  # nothing half-filed
+
+    # The killed scan still holds the scan lock in Redis (15 minutes): the next
+    # scan says so and files nothing; once the lock expires, it files everything.
+    busy = topology.scan(now)
+    assert "another scan is running" in busy.communicate(timeout=WAIT)[0]
+    Redis.from_url(topology.redis_url).delete("feedback:lock:reminder-scan")  # as if 15 minutes had passed
+    for _ in range(2):
+        again = topology.scan(now)
+        output = again.communicate(timeout=WAIT)[0]
+        assert again.returncode == 0, output
+    filed = topology.scalar("SELECT count(*) FROM reminder_delivery")
+    assert filed >= count
+    assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder'") == filed
+    wait_for(lambda: topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder' "
+                                     "AND status = 'sent'") == filed, "the reminders to be sent")
+    reminders = topology.mails("reminder")
+    assert len(reminders) == filed and set(reminders.values()) == {1}
+    print(f"killed scan: {filed} reminders filed and sent once")
