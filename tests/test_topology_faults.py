@@ -58,9 +58,11 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT) -> Non
         time.sleep(0.25)
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout: float = 15) -> int:
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json"} if body else {})
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 15, key: str = "") -> int:
+    headers = {"Content-Type": "application/json"} if body else {}
+    if key:
+        headers["Idempotency-Key"] = key
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
@@ -445,3 +447,153 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
     reminders = topology.mails("reminder")
     assert len(reminders) == filed and set(reminders.values()) == {1}
     print(f"killed scan: {filed} reminders filed and sent once")
+
+
+# 3. PostgreSQL restarted while serving ----------------------------------------
+
+
+def pg_bin() -> str:
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return str(folder)
+    initdb = shutil.which("initdb")
+    require_service(initdb is not None, "initdb/pg_ctl not found: cannot start a PostgreSQL of our own")
+    return str(Path(initdb or "").parent)
+
+
+class PgCluster:
+    """A throw-away PostgreSQL cluster this test may stop and start (as test.sh
+    starts one: the postgres account when running as root)."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.bin = pg_bin()
+        self.root = Path(tempfile.mkdtemp(prefix="feedback-topology-pg-"))
+        self.root.chmod(0o755)
+        if os.getuid() == 0:
+            require_service(_has_postgres_account(), "running as root without a postgres account")
+            shutil.chown(self.root, "postgres")
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/feedback"
+
+    def pg(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        command = [f"{self.bin}/{tool}", *args]
+        if os.getuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+    def ctl(self, *args: str) -> None:
+        result = self.pg("pg_ctl", "-D", str(self.data), *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def start(self) -> None:
+        self.ctl("-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+                 "-c synchronous_commit=off -c full_page_writes=off", "-l", str(self.root / "pg.log"), "-w", "start")
+
+    def create(self) -> None:
+        result = self.pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                         "--locale=C.UTF-8")
+        assert result.returncode == 0, result.stderr
+        self.start()
+        result = self.pg("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "feedback")
+        assert result.returncode == 0, result.stderr
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _has_postgres_account() -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return False
+    return True
+
+
+def test_postgresql_restarted_under_a_running_gunicorn_loses_no_case(tmp_path):
+    import threading
+
+    pg_admin_url()  # the same requirement as the other tests: PostgreSQL is part of the run
+    cluster = PgCluster()
+    env = {**os.environ, "DATABASE_URL": cluster.url, "REDIS_URL": "", "SECRET_KEY": secrets.token_urlsafe(48),
+           "FEEDBACK_MAIL_BACKEND": "console", "FEEDBACK_MAIL_FOLDER": str(tmp_path / "mail"),
+           "FEEDBACK_UPLOAD_FOLDER": str(tmp_path / "uploads"), "FEEDBACK_INPROCESS_SCHEDULER": "0",
+           "RATELIMIT_ENABLED": "false", "FEEDBACK_BASE_URL": "http://127.0.0.1", "FEEDBACK_WEB_TIMEOUT": "30"}
+    procs = Processes(tmp_path, env)
+    topology = Topology(tmp_path, cluster.url, "", procs)
+    try:
+        cluster.create()
+        assert flask(env, "db", "upgrade").returncode == 0
+        topology.python("from wsgi import app\nfrom feedback.demo import seed_demo\n"
+                        "with app.app_context(): seed_demo()")
+        base = topology.gunicorn("web1")
+        assert topology.submit(4) == [201] * 4
+        topology.engine.dispose()
+
+        results: list[tuple[int, int | str, float]] = []
+        stop = threading.Event()
+
+        def traffic(first: int) -> None:
+            n = first
+            while not stop.is_set():
+                began = time.monotonic()
+                try:
+                    status: int | str = http("POST", f"{base}/api/v1/cases", submission_body(n), timeout=40,
+                                             key=f"topology-{n}")
+                except OSError as exc:
+                    status = type(exc).__name__
+                results.append((n, status, time.monotonic() - began))
+                n += 2
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=traffic, args=(1000 + i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(1)
+            cluster.ctl("-m", "fast", "-w", "stop")
+            time.sleep(3)  # requests meet a database that is gone
+            cluster.start()
+            time.sleep(2)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+        statuses = Counter(status for _, status, _ in results)
+        assert all(isinstance(status, int) and (status == 201 or status >= 500) for status in statuses), statuses
+        assert max(seconds for _, _, seconds in results) < 35, results
+        failed = sum(n for status, n in statuses.items() if status != 201)
+        assert failed > 0, statuses  # the outage was seen
+
+        # Back without restarting gunicorn: stale pooled connections are replaced.
+        assert topology.submit(6, start=2000) == [201] * 6
+        succeeded = 4 + statuses[201] + 6
+        # A request cut off after its commit answers 5xx although its case
+        # exists: complete (with its receipt row), and the client's retry with
+        # the same Idempotency-Key gets that case back instead of a second one.
+        committed_but_failed = topology.scalar('SELECT count(*) FROM "case"') - succeeded
+        assert 0 <= committed_but_failed <= failed
+        retried = Counter(http("POST", f"{base}/api/v1/cases", submission_body(n), timeout=30, key=f"topology-{n}")
+                          for n, status, _ in results if status != 201)
+        assert retried == Counter({201: failed}), retried
+        succeeded += failed
+        assert topology.scalar('SELECT count(*) FROM "case"') == succeeded == 10 + len(results)
+        assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt'") == succeeded
+        sweep = flask(env, "notifications", "sweep")
+        assert sweep.returncode == 0, sweep.stderr
+        receipts = topology.mails("receipt")
+        assert len(receipts) == succeeded and set(receipts.values()) == {1}
+        assert procs.running["web1"].poll() is None
+        print(f"postgresql restart: {len(results)} requests during, {statuses[201]} succeeded, "
+              f"{failed} failed cleanly ({dict(statuses)}), {committed_but_failed} of them committed; "
+              f"after retries {succeeded} cases, {succeeded} receipts")
+    finally:
+        procs.close()
+        topology.engine.dispose()
+        cluster.destroy()
