@@ -9,11 +9,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Agency, Case, Role, Status, User
+from .models import OPEN_STATUSES, Agency, Case, Role, User
 
 HANDLERS = (Role.officer.value, Role.lead.value)
-CLOSED = (Status.closed.value, Status.rejected.value, Status.merged.value, Status.withdrawn.value,
-          Status.responded.value)
 
 
 def _staffed():
@@ -37,7 +35,8 @@ def unstaffed_with_open_cases() -> list[tuple[Agency, int]]:
     count = func.count(Case.id)
     rows = db.session.execute(
         select(Agency, count).join(Case, Case.agency_id == Agency.id)
-        .where(Agency.is_desk.is_(False), Case.status.not_in(CLOSED), Agency.id.not_in(_staffed()))
+        .where(Agency.is_desk.is_(False), Case.status.in_([s.value for s in OPEN_STATUSES]),
+               Agency.id.not_in(_staffed()))
         .group_by(Agency.id).order_by(count.desc(), Agency.name)
     ).all()
     return [(agency, n) for agency, n in rows]

@@ -4,22 +4,17 @@ since the private link is stored only hashed and cannot be mailed again."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from sqlalchemy import func, select
 
-from ..attachments import written_files
-from ..extensions import db
 from ..mail_links import MailLinkError, case_for_token
-from ..models import CaseEvent, Status
-from ..workflow import Actor, WorkflowError, provide_information
+from ..workflow import can_provide_info
 from . import bp
 from .forms import ProvideInformationForm
-from .tracking import no_store, private_limit
+from .tracking import INFORMATION_SENT, latest_info_request, no_store, private_limit, send_information
 
 
 def _page(case, token, form=None, error=None, status=200):
-    info_request = next((e for e in reversed(case.events) if e.action == "info_requested"), None)
-    waiting = case.status_enum == Status.needs_info
+    info_request = latest_info_request(case)
+    waiting = can_provide_info(case)
     if form is None and waiting:
         form = ProvideInformationForm(formdata=None, version=case.version)
     return render_template("public/info_link.html", case=case, token=token, info_request=info_request,
@@ -35,7 +30,7 @@ def info_by_mail(token: str):
         case = case_for_token(token, "info")
     except MailLinkError as err:
         return render_template("public/link_not_found.html", message=err.message), 400
-    if case.status_enum != Status.needs_info:
+    if not can_provide_info(case):
         return _page(case, token)
     from flask import request
 
@@ -44,19 +39,8 @@ def info_by_mail(token: str):
     form = ProvideInformationForm()
     if not form.validate():
         return _page(case, token, form=form, status=422)
-    try:
-        with written_files() as files:
-            provide_information(case, Actor.citizen(), form.message.data, version=form.version.data)
-            event_id = db.session.execute(
-                select(func.max(CaseEvent.id)).where(CaseEvent.case_id == case.id,
-                                                     CaseEvent.action == "info_provided")).scalar()
-            files.save(case, form.uploads, from_citizen=True, event_id=event_id)
-            db.session.commit()
-    except WorkflowError as error:
-        db.session.rollback()
-        for name, message in error.fields.items():
-            if name in form:
-                form[name].errors.append(message)
-        return _page(case, token, form=form, error=error.message, status=error.http_status)
-    flash(_("Đã gửi thông tin bổ sung. Cơ quan xử lý tiếp tục giải quyết phản ánh của bạn."), "success")
+    refusal = send_information(case, form)
+    if refusal:
+        return _page(case, token, form=form, error=refusal.message, status=refusal.http_status)
+    flash(str(INFORMATION_SENT), "success")
     return redirect(url_for("public.info_by_mail", token=token), code=303)

@@ -15,19 +15,20 @@ from functools import wraps
 
 from flask import abort, after_this_request, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..access import case_by_code
-from ..actions import refused_action
+from ..actions import Refusal, refused_action
 from ..attachments import serve_attachment, written_files
 from ..audit import record_audit
 from ..deadlines import OFFICE_TZ
 from ..extensions import db, limiter
 from ..mail_links import RESEND_MAX_AGE, MailLinkError, case_for_resend_token
-from ..models import Agency, Attachment, Case, CaseEvent, Category, Status
+from ..models import Agency, Attachment, Case, CaseEvent, Category
 from ..notifications import notify_citizen
 from ..pagination import paginate
 from ..privacy import FINAL, can_request_erasure, latest_erasure_request
@@ -36,6 +37,7 @@ from ..text import fold
 from ..timeline import current_deadline, public_timeline
 from ..workflow import (
     Actor,
+    can_provide_info,
     can_withdraw,
     case_for_token,
     commit,
@@ -107,13 +109,13 @@ def _private_page(case: Case, token: str, info_form=None, error=None, status: in
     if case.anonymised_at is not None:
         # Erased on the sender's request: the link only says so.
         return render_template("public/erased.html", case=case), status
-    info_request = next((e for e in reversed(case.events) if e.action == "info_requested"), None)
-    if info_form is None and case.status_enum == Status.needs_info:
+    waiting = can_provide_info(case)
+    if info_form is None and waiting:
         info_form = ProvideInformationForm(formdata=None, version=case.version)
     return render_template(
         "public/case.html", case=case, token=token, deadline=current_deadline(case),
         timeline=public_timeline(case, with_notes=True), attachments=citizen_attachments(case),
-        info_request=info_request if case.status_enum == Status.needs_info else None,
+        info_request=latest_info_request(case) if waiting else None,
         info_form=info_form, can_withdraw=can_withdraw(case), error=error,
         can_request_erasure=can_request_erasure(case), erasure_request=latest_erasure_request(case),
         case_is_final=case.status in FINAL,
@@ -136,6 +138,25 @@ def provide_info(case: Case, token: str):
     form = ProvideInformationForm()
     if not form.validate():
         return _private_page(case, token, info_form=form, status=422)
+    refusal = send_information(case, form)
+    if refusal:
+        return _private_page(case, token, info_form=form, error=refusal.message, status=refusal.http_status)
+    flash(str(INFORMATION_SENT), "success")
+    return redirect(url_for("public.private_case", token=token), code=303)
+
+
+INFORMATION_SENT = _l("Đã gửi thông tin bổ sung. Cơ quan xử lý tiếp tục giải quyết phản ánh của bạn.")
+
+
+def latest_info_request(case: Case) -> CaseEvent | None:
+    """The agency's latest request for information, shown above the answer form."""
+    return next((e for e in reversed(case.events) if e.action == "info_requested"), None)
+
+
+def send_information(case: Case, form: ProvideInformationForm) -> Refusal:
+    """The sender's answer to a request for information, with its files, in
+    one transaction: through the private link or the link in the request mail.
+    A refusal is rolled back and its field errors are put on the form."""
     with refused_action() as refusal, written_files() as files:
         provide_information(case, Actor.citizen(), form.message.data, version=form.version.data)
         event_id = db.session.execute(
@@ -143,14 +164,10 @@ def provide_info(case: Case, token: str):
                                                  CaseEvent.action == "info_provided")).scalar()
         files.save(case, form.uploads, from_citizen=True, event_id=event_id)
         commit()
-    if refusal.error is not None:
-        for name, message in refusal.error.fields.items():
-            if name in form:
-                form[name].errors.append(message)
-        return _private_page(case, token, info_form=form, error=refusal.error.message,
-                             status=refusal.error.http_status)
-    flash(_("Đã gửi thông tin bổ sung. Cơ quan xử lý tiếp tục giải quyết phản ánh của bạn."), "success")
-    return redirect(url_for("public.private_case", token=token), code=303)
+    for name, message in refusal.fields.items():
+        if name in form:
+            form[name].errors.append(message)
+    return refusal
 
 
 @bp.route("/c/<token>/withdraw", methods=["GET", "POST"])

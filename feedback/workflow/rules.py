@@ -255,6 +255,11 @@ def can_withdraw(case: Case) -> bool:
     return allowed(case, Actor.citizen(), "withdraw")
 
 
+def can_provide_info(case: Case) -> bool:
+    """Whether the sender may answer a request for information now."""
+    return allowed(case, Actor.citizen(), "provide_info")
+
+
 def leaves_view(name: str, user: User) -> bool:
     """Whether a successful ``name`` takes the case out of ``user``'s working view."""
     rule = TRANSITIONS.get(name)
