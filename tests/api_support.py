@@ -72,9 +72,10 @@ def live_server(app) -> Iterator[str]:
 
 
 @contextmanager
-def rate_limited_client(app):
+def rate_limited_client(app, **settings):
     """A test client of a second app on the same database with rate limits
-    on (the suite runs with them off); the shared limiter is put back after."""
+    on (the suite runs with them off) and any other ``settings``; the shared
+    limiter is put back after."""
     from config import TestConfig
     from feedback import create_app
     from feedback.extensions import limiter
@@ -82,6 +83,9 @@ def rate_limited_client(app):
     class Limited(TestConfig):
         RATELIMIT_ENABLED = True
         SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+
+    for name, value in settings.items():
+        setattr(Limited, name, value)
 
     was_enabled = limiter.enabled
     limited = create_app(Limited)

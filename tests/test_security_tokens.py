@@ -3,7 +3,6 @@ scopes and expiry, addresses behind a proxy, limits a junk header cannot
 dodge, and login throttling per account and per address."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -14,7 +13,7 @@ from feedback.extensions import db
 from feedback.labels import localdatetime
 from feedback.models import ApiToken, AuditLog, User, utcnow
 
-from .api_support import bearer, issue_token, submission
+from .api_support import bearer, issue_token, rate_limited_client, submission
 from .helpers import Factory
 
 
@@ -144,47 +143,21 @@ def test_the_admin_form_issues_a_read_only_agency_limited_expiring_token(client,
 # Proxies and limits ------------------------------------------------------------------------------
 
 
-@contextmanager
-def app_with(app, **settings):
-    """A second app on the same database with these settings (rate limits on
-    unless said otherwise); the shared limiter is put back after."""
-    from config import TestConfig
-    from feedback import create_app
-    from feedback.extensions import limiter
-
-    class Configured(TestConfig):
-        RATELIMIT_ENABLED = True
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-
-    for name, value in settings.items():
-        setattr(Configured, name, value)
-    was_enabled = limiter.enabled
-    other = create_app(Configured)
-    limiter.reset()
-    try:
-        yield other.test_client()
-    finally:
-        limiter.reset()
-        limiter.enabled = was_enabled
-        with other.app_context():
-            db.engine.dispose()
-
-
 def test_a_junk_bearer_gets_the_anonymous_limit(app, city):
-    with app_with(app) as client:
+    with rate_limited_client(app) as client:
         statuses = [client.get("/api/v1/cases/NOPE", headers=bearer("xyz")).status_code for _ in range(61)]
     assert set(statuses[:60]) == {401} and statuses[60] == 429
 
 
 def test_a_valid_token_is_not_held_to_the_anonymous_limit(app, city):
-    with app_with(app) as client:
+    with rate_limited_client(app) as client:
         statuses = {client.get("/api/v1/cases/NOPE", headers=bearer(city.desk_token)).status_code for _ in range(61)}
     assert statuses == {404}
 
 
 @pytest.mark.parametrize("proxies, limited_by_forged_header", [(1, True), (0, False)])
 def test_the_forwarded_address_counts_only_behind_trusted_proxies(app, city, proxies, limited_by_forged_header):
-    with app_with(app, TRUSTED_PROXIES=proxies) as client:
+    with rate_limited_client(app, TRUSTED_PROXIES=proxies) as client:
         for _ in range(60):
             client.get("/api/v1/cases/NOPE", headers={"X-Forwarded-For": "203.0.113.7"})
         other_client = client.get("/api/v1/cases/NOPE", headers={"X-Forwarded-For": "198.51.100.9"}).status_code
@@ -235,7 +208,7 @@ def test_a_success_resets_the_count_of_wrong_passwords(client, make, clock):
 
 def test_an_office_behind_one_address_is_not_locked_out_by_its_colleagues_mistakes(app, make):
     make.user("officer", email="canbo@hp.vn")
-    with app_with(app) as client:
+    with rate_limited_client(app) as client:
         failures = {client.post("/auth/login", data={"email": f"nguoi{n}@hp.vn", "password": "sai-mat-khau"}
                                 ).status_code for n in range(60)}
         right = client.post("/auth/login", data={"email": "canbo@hp.vn", "password": Factory.PASSWORD})
@@ -243,7 +216,7 @@ def test_an_office_behind_one_address_is_not_locked_out_by_its_colleagues_mistak
 
 
 def test_an_address_is_limited_after_a_hundred_failures(app, make):
-    with app_with(app) as client:
+    with rate_limited_client(app) as client:
         statuses = [client.post("/auth/login", data={"email": f"nguoi{n}@hp.vn", "password": "sai-mat-khau"}
                                 ).status_code for n in range(101)]
     assert set(statuses[:100]) == {401} and statuses[100] == 429
