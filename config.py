@@ -55,6 +55,9 @@ class Config:
     MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "phananh@haiphong.gov.vn")
 
+    # Where attachment files live (feedback/storage.py): "local" keeps them in
+    # UPLOAD_FOLDER, a shared volume when there are several web nodes.
+    ATTACHMENT_STORAGE = os.environ.get("FEEDBACK_ATTACHMENT_STORAGE", "local")
     UPLOAD_FOLDER = os.environ.get("FEEDBACK_UPLOAD_FOLDER", str(BASE_DIR / "instance" / "uploads"))
     MAX_ATTACHMENTS = 5
     MAX_ATTACHMENT_BYTES = _int("FEEDBACK_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)

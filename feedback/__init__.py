@@ -47,6 +47,9 @@ def create_app(config: object | str | None = None) -> Flask:
     from .secret_key import configure_secret_key
 
     configure_secret_key(app)  # before anything signs: refuses to start without a usable key
+    from .storage import init_app as init_storage
+
+    init_storage(app)  # the attachment storage backend: refuses to start with an unknown one
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

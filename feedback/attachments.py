@@ -2,9 +2,10 @@
 any static folder, and served only as downloads to those allowed to see them.
 
 A file's name says nothing about what it is: a ``.pdf`` that starts with
-``<html>`` or ``MZ`` is refused. Files reach the disk only after every check
-has passed, and are removed again if the database transaction that records
-them does not commit (see :func:`written_files`).
+``<html>`` or ``MZ`` is refused. Files reach the attachment storage
+(:mod:`feedback.storage`) only after every check has passed, and are removed
+again if the database transaction that records them does not commit (see
+:func:`written_files`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import filetype
 from flask import Response, abort, current_app, send_file
@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 
 from .extensions import db
 from .models import Attachment, Case
+from .storage import storage
 
 # kind -> (extension, MIME type) for every accepted format.
 ACCEPTED = {
@@ -100,9 +101,9 @@ def check_uploads(files: Iterable) -> tuple[list[Upload], list[str]]:
     errors: list[str] = []
     if len(chosen) > most:
         return [], [_("Chỉ được gửi tối đa %(n)s tệp đính kèm.", n=most)]
-    for storage in chosen:
-        name = storage.filename
-        data = storage.stream.read(limit + 1)
+    for received in chosen:
+        name = received.filename
+        data = received.stream.read(limit + 1)
         if not data:
             errors.append(_("Tệp «%(name)s» không có nội dung.", name=name))
         elif len(data) > limit:
@@ -115,30 +116,22 @@ def check_uploads(files: Iterable) -> tuple[list[Upload], list[str]]:
     return uploads, errors
 
 
-def upload_folder() -> Path:
-    folder = Path(current_app.config["UPLOAD_FOLDER"])
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 class AttachmentWriter:
     """Writes the files of one transaction and remembers them, so that they
     can be removed if the transaction does not commit."""
 
     def __init__(self) -> None:
-        self.paths: list[Path] = []
+        self.names: list[str] = []
 
     def save(self, case: Case, uploads: Iterable[Upload], from_citizen: bool = True,
              event_id: int | None = None) -> list[Attachment]:
-        """Write each upload under a random name and add its Attachment row."""
-        folder = upload_folder()
+        """Store each upload under a random name and add its Attachment row."""
+        store = storage()
         rows = []
         for upload in uploads:
             stored_name = secrets.token_hex(16)
-            path = folder / stored_name
-            with path.open("xb") as handle:  # never overwrite another file
-                self.paths.append(path)
-                handle.write(upload.data)
+            store.put(stored_name, upload.data)  # whole or not at all; never over another file
+            self.names.append(stored_name)
             row = Attachment(case_id=case.id, event_id=event_id, filename=upload.filename,
                              stored_name=stored_name, content_type=upload.content_type,
                              size=upload.size, from_citizen=from_citizen)
@@ -147,9 +140,10 @@ class AttachmentWriter:
         return rows
 
     def discard(self) -> None:
-        for path in self.paths:
-            path.unlink(missing_ok=True)
-        self.paths.clear()
+        store = storage()
+        for name in self.names:
+            store.delete(name)
+        self.names.clear()
 
 
 @contextmanager
@@ -168,12 +162,14 @@ def written_files() -> Iterator[AttachmentWriter]:
 def serve_attachment(attachment: Attachment) -> Response:
     """A download response for ``attachment``. The caller has already checked
     that the requester may see it (the private link holder, staff in scope)."""
-    if not _STORED_NAME.fullmatch(attachment.stored_name or ""):
+    name = attachment.stored_name or ""
+    store = storage()
+    if not _STORED_NAME.fullmatch(name) or not store.exists(name):
         abort(404)
-    path = upload_folder() / attachment.stored_name
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+    # A file on this machine is sent as a file (no copy in memory); any
+    # other backend hands over an open stream.
+    body = store.path_of(name) or store.open(name)
+    response = send_file(body, mimetype=attachment.content_type, as_attachment=True,
                          download_name=attachment.filename, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

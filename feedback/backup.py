@@ -4,13 +4,14 @@
 holding ``manifest.json`` (creation time, database kind, Alembic revision,
 every file with its size and SHA-256), the database (PostgreSQL:
 ``database.pgdump``, ``pg_dump --format=custom``; SQLite: ``database.sqlite3``,
-copied with SQLite's online backup API) and ``uploads/`` (the attachments).
+copied with SQLite's online backup API) and ``uploads/`` (the attachments, read
+through the attachment storage, :mod:`feedback.storage`, whichever backend it is).
 
 ``flask backup restore ARCHIVE [--yes]`` checks every checksum before it
 touches anything, refuses a database at another Alembic revision unless that
 database is empty, then restores the database (``pg_restore --clean
 --if-exists --no-owner``, or SQLite's backup API the other way) and writes the
-uploads back into ``UPLOAD_FOLDER``.
+uploads back into the attachment storage.
 
 The PostgreSQL password goes to ``pg_dump``/``pg_restore`` in ``PGPASSWORD``,
 never on the command line.
@@ -37,9 +38,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from .extensions import db
+from .storage import storage, valid_name
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+UPLOADS = "uploads"
 DUMP_NAMES = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
 PG_TIMEOUT = 3600
 
@@ -151,7 +154,6 @@ def create_backup(to_dir: str | os.PathLike, now: datetime | None = None) -> Pat
     target_dir = Path(to_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     revision = alembic_revision()
-    uploads = Path(current_app.config["UPLOAD_FOLDER"])
     with tempfile.TemporaryDirectory(prefix="feedback-backup-") as work:
         dump = Path(work) / DUMP_NAMES[kind]
         if kind == "postgresql":
@@ -167,10 +169,7 @@ def create_backup(to_dir: str | os.PathLike, now: datetime | None = None) -> Pat
             finally:
                 copy.close()
                 source.close()
-        members: list[tuple[str, Path]] = [(dump.name, dump)]
-        if uploads.is_dir():
-            for path in sorted(p for p in uploads.rglob("*") if p.is_file() and not p.is_symlink()):
-                members.append(((PurePosixPath("uploads") / path.relative_to(uploads).as_posix()).as_posix(), path))
+        members: list[tuple[str, Path]] = [(dump.name, dump), *_stored_uploads(Path(work))]
         files = [{"path": name, "size": path.stat().st_size, "sha256": sha256_of(path)} for name, path in members]
         manifest = {
             "format": FORMAT, "application": "feedback",
@@ -189,6 +188,23 @@ def create_backup(to_dir: str | os.PathLike, now: datetime | None = None) -> Pat
                 tar.add(path, arcname=name, recursive=False)
         os.replace(partial, archive)
     return archive
+
+
+def _stored_uploads(work: Path) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for every stored attachment: the file itself
+    when the storage keeps it on this machine, else a copy read through the
+    storage into ``work``."""
+    store = storage()
+    members = []
+    for name in store.names():
+        path = store.path_of(name)
+        if path is None:
+            path = work / UPLOADS / name
+            path.parent.mkdir(exist_ok=True)
+            with store.open(name) as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target)
+        members.append((f"{UPLOADS}/{name}", path))
+    return members
 
 
 # Restore --------------------------------------------------------------------------
@@ -225,6 +241,8 @@ def read_archive(archive: str | os.PathLike, into: Path) -> Manifest:
         path = into / name
         if not _safe_name(name) or not path.is_file():
             problems.append(f"{name}: missing")
+        elif name.startswith(f"{UPLOADS}/") and not valid_name(name[len(UPLOADS) + 1:]):
+            problems.append(f"{name}: not an attachment's stored name")
         elif path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
             problems.append(f"{name}: checksum mismatch")
     present = {p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file()} - {MANIFEST}
@@ -279,20 +297,24 @@ def restore_backup(archive: str | os.PathLike, confirm=None) -> Manifest:
                 target.close()
                 source.close()
         db.engine.dispose()
-        _restore_uploads(unpacked / "uploads", Path(current_app.config["UPLOAD_FOLDER"]))
+        _restore_uploads(unpacked / UPLOADS)
     return manifest
 
 
-def _restore_uploads(source: Path, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+def _restore_uploads(source: Path) -> None:
+    """Put every file of the archive's ``uploads/`` into the attachment
+    storage. A file already stored with other bytes is replaced by the
+    archive's (the restored database refers to those)."""
     if not source.is_dir():
         return
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        destination = folder / path.relative_to(source)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        partial = destination.with_name(destination.name + ".restoring")
-        shutil.copyfile(path, partial)
-        os.replace(partial, destination)
+    store = storage()
+    for path in sorted(p for p in source.iterdir() if p.is_file()):
+        data = path.read_bytes()
+        if store.exists(path.name):
+            if store.read(path.name) == data:
+                continue
+            store.delete(path.name)
+        store.put(path.name, data)
 
 
 # Commands ---------------------------------------------------------------------------
@@ -324,7 +346,7 @@ def backup_restore(archive: str, yes: bool) -> None:
     def confirm(manifest: Manifest) -> bool:
         click.echo(f"archive: created {manifest.data['created_at']}, {manifest.kind} database at revision "
                    f"{manifest.revision or 'none'}, {manifest.data.get('uploads', 0)} upload(s)")
-        click.echo(f"target:  {_where(database_url())}, uploads into {current_app.config['UPLOAD_FOLDER']}")
+        click.echo(f"target:  {_where(database_url())}, uploads into {storage()!r}")
         return yes or click.confirm("This replaces everything in the target database. Continue?", default=False)
 
     try:

@@ -8,27 +8,26 @@ The retention command runs it on final cases closed longer ago than
 ``FEEDBACK_RETENTION_DAYS``; the desk runs it when it confirms a sender's
 erasure request. Both go through the same function, so both remove the same.
 
-Files are removed from disk only after the transaction that removed their
-rows has committed (:func:`commit_and_remove_files`): a rolled-back
-anonymisation leaves the case as it was, files included.
+Files are removed from the attachment storage only after the transaction
+that removed their rows has committed (:func:`commit_and_remove_files`): a
+rolled-back anonymisation leaves the case as it was, files included.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .attachments import upload_folder
 from .audit import record_audit
 from .extensions import db
 from .models import FINAL_STATUSES, Case, ErasureRequest, Notification, Rating, User, utcnow
 from .redaction import redact
+from .storage import storage
 from .timeline import public_timeline
 from .workflow.errors import InvalidInput, NotAllowedNow
 
@@ -42,13 +41,13 @@ CANCELLED = "cancelled"
 
 @dataclass
 class Anonymised:
-    """What anonymising one case removed; ``files`` are deleted after commit."""
+    """What anonymising one case removed; ``files`` (stored names) are deleted after commit."""
 
     attachments: int = 0
     notes: int = 0
     notifications: int = 0
     ratings: int = 0
-    files: list[Path] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
 
 def anonymise_case(case: Case, *, reason: str, user: User | None = None, now: datetime | None = None,
@@ -98,9 +97,8 @@ def anonymise_case(case: Case, *, reason: str, user: User | None = None, now: da
             event.note = ""
             done.notes += 1
 
-    folder = upload_folder()
     for attachment in list(case.attachments):
-        done.files.append(folder / attachment.stored_name)
+        done.files.append(attachment.stored_name)
         case.attachments.remove(attachment)  # delete-orphan: the row goes
         done.attachments += 1
 
@@ -128,14 +126,15 @@ def anonymise_case(case: Case, *, reason: str, user: User | None = None, now: da
     return done
 
 
-def commit_and_remove_files(files: Iterable[Path]) -> None:
+def commit_and_remove_files(files: Iterable[str]) -> None:
     """Commit (a concurrent change of the case becomes ``StaleCase``), then
-    delete the files whose rows the transaction removed."""
+    delete from the attachment storage the files whose rows the transaction removed."""
     from .workflow import commit
 
     commit()
-    for path in files:
-        path.unlink(missing_ok=True)
+    store = storage()
+    for name in files:
+        store.delete(name)
 
 
 # Retention --------------------------------------------------------------------

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from feedback.attachments import Upload, upload_folder, written_files
+from feedback.attachments import Upload, written_files
 from feedback.extensions import db
 from feedback.models import Attachment, AuditLog, Case, CaseEvent, Notification, Rating, utcnow
 from feedback.privacy import ERASED
 from feedback.reporting import stats
+from feedback.storage import storage
 
 from .helpers import PDF_BYTES
 from .pages import page_form
@@ -47,7 +48,7 @@ def give_personal_data(case: Case) -> Path:
     with written_files() as files:
         [attachment] = files.save(case, [Upload("cmnd-nguyen-van-an.pdf", PDF_BYTES, "application/pdf")])
         db.session.commit()
-    return upload_folder() / attachment.stored_name
+    return storage().path_of(attachment.stored_name)
 
 
 def personal_data_left(case: Case) -> list[str]:
@@ -159,7 +160,7 @@ def withdrawn_case_with_a_file(client, make):
     assert client.post(f"/c/{token}/withdraw", data=form_data).status_code == 303
     db.session.refresh(case)
     assert case.status == "withdrawn"
-    return case, token, upload_folder() / attachment.stored_name
+    return case, token, storage().path_of(attachment.stored_name)
 
 
 def test_the_sender_downloads_a_json_copy_of_everything_held_about_their_case(app, client, make):
