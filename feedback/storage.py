@@ -105,10 +105,11 @@ class LocalFolderStorage:
         # processes read it as they read the files they wrote themselves.
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            try:
+                _write_all(descriptor, data)
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
             os.link(temporary, final)  # FileExistsError: never overwrite another file
         finally:
             temporary.unlink(missing_ok=True)
@@ -147,6 +148,12 @@ class LocalFolderStorage:
 
     def path_of(self, name: str) -> Path | None:
         return self._path(name)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 # name -> how to build that backend from the app's configuration.
