@@ -27,7 +27,8 @@ from feedback.models import Attachment, Case, Notification, SubmissionKey
 from feedback.public import intake
 from feedback.storage import EXTENSION, LocalFolderStorage, StorageConfigError, storage
 
-from .helpers import PDF_BYTES, PNG_BYTES, mailed_private_url, online_form
+from .helpers import PDF_BYTES, PNG_BYTES, Factory, mailed_private_url, online_form, submit
+from .test_backup import app_for, attach, flask_upgrade, pushed
 from .test_intake import send
 from .test_journey_fixes import submit_through_the_form
 
@@ -238,3 +239,34 @@ def test_an_operator_who_misspells_the_backend_sees_why_the_app_does_not_start(t
     assert result.returncode != 0
     assert "FEEDBACK_ATTACHMENT_STORAGE='nfs' is not a known attachment storage backend" in result.stderr
     assert not (tmp_path / "up").exists()
+
+
+# Backup and restore ----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("_app_and_schema")  # the suite's app sets up the rate limiter these apps share
+def test_backup_and_restore_read_and_write_only_through_the_storage(tmp_path):
+    """With a backend that has no folder (an object store), the archive still
+    holds every stored file and the restore puts them back into the storage."""
+    source_url, target_url = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'target.db'}"
+    flask_upgrade(source_url)
+    source, kept = app_for(source_url, tmp_path / "no-uploads-here", tmp_path / "mail"), MemoryStorage()
+    source.extensions[EXTENSION] = kept
+    with pushed(source):
+        make = Factory()
+        make.desk_agency()
+        case, _token = submit(make.category())
+        attach(case, "a.pdf", PDF_BYTES, "application/pdf")
+        attach(case, "b.png", PNG_BYTES, "image/png")
+        result = source.test_cli_runner().invoke(args=["backup", "create", "--to", str(tmp_path / "backups")])
+        assert result.exit_code == 0, result.output
+    (archive,) = (tmp_path / "backups").glob("*.tar.gz")
+
+    target, restored = app_for(target_url, tmp_path / "no-uploads-here", tmp_path / "mail"), MemoryStorage()
+    target.extensions[EXTENSION] = restored
+    with pushed(target):
+        result = target.test_cli_runner().invoke(args=["backup", "restore", str(archive), "--yes"])
+        assert result.exit_code == 0, result.output
+        assert "2 upload(s)" in result.output
+    assert len(kept.blobs) == 2 and restored.blobs == kept.blobs
+    assert not (tmp_path / "no-uploads-here").exists()
