@@ -207,6 +207,13 @@ class Topology:
     def cron(self) -> subprocess.Popen:
         return self.procs.start("cron", [PY, "-m", "feedback.cron_runner", "--url", self.redis_url, "tests.cron_fast"])
 
+    def start_redis(self, binary: str) -> None:
+        """redis-server on the port of ``redis_url``, without persistence: a
+        restart comes back empty, as after a crash."""
+        port = str(Redis.from_url(self.redis_url).connection_pool.connection_kwargs["port"])
+        self.procs.start("redis", [binary, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"])
+        wait_for(lambda: _redis_up(self.redis_url), "redis-server", timeout=10)
+
     def scalar(self, sql: str, **params) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(text(sql), params).scalar() or 0)
@@ -258,9 +265,7 @@ def topology(tmp_path) -> Iterator[Topology]:
         procs = Processes(tmp_path, env)
         topo = Topology(tmp_path, database_url, redis_url, procs)
         try:
-            procs.start("redis", [binary, "--bind", "127.0.0.1", "--port", str(rport), "--save", "",
-                                  "--appendonly", "no"])
-            wait_for(lambda: _redis_up(redis_url), "redis-server", timeout=10)
+            topo.start_redis(binary)
             upgrade = flask(env, "db", "upgrade")
             assert upgrade.returncode == 0, upgrade.stderr
             seeded = subprocess.run(
@@ -407,8 +412,14 @@ def test_a_worker_killed_while_sending_leaves_one_uncertain_row_and_no_double(to
         smtp.controller.stop()
 
 
-def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology):
+SCAN_LEASE = 6  # seconds (FEEDBACK_SCAN_LOCK_SECONDS): renewed every 2 s while a scan runs
+
+
+def test_a_scan_killed_midway_files_every_reminder_once_after_its_lease(topology):
     count = 20
+    lock_key = "feedback:lock:reminder-scan"
+    redis = Redis.from_url(topology.redis_url)
+    topology.procs.env["FEEDBACK_SCAN_LOCK_SECONDS"] = str(SCAN_LEASE)
     topology.gunicorn("web1")
     topology.worker("worker1")
     assert topology.submit(count) == [201] * count
@@ -425,7 +436,10 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
         wait_for(lambda: topology.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query ILIKE '%reminder_delivery%'") >= 1, "the scan to wait on the reminder table")
+        time.sleep(SCAN_LEASE + 1)
+        assert redis.exists(lock_key)  # a blocked scan keeps renewing its lease
         os.killpg(scan.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
         scan.wait(timeout=10)
         transaction.rollback()
     finally:
@@ -434,15 +448,19 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
              "the killed scan's session to end")
     assert topology.scalar("SELECT count(*) FROM reminder_delivery") == 0  # nothing half-filed
 
-    # The killed scan still holds the scan lock in Redis (15 minutes): the next
-    # scan says so and files nothing; once the lock expires, it files everything.
+    # Within the lease the killed scan still holds the lock: the next scan says
+    # so and files nothing. Nobody renews it, so it expires on its own.
     busy = topology.scan(now)
     assert "another scan is running" in busy.communicate(timeout=WAIT)[0]
-    Redis.from_url(topology.redis_url).delete("feedback:lock:reminder-scan")  # as if 15 minutes had passed
+    busy_after = time.monotonic() - killed_at
+    wait_for(lambda: not redis.exists(lock_key), "the killed scan's lease to run out", timeout=SCAN_LEASE + 5)
+    freed_after = time.monotonic() - killed_at
+    assert freed_after <= SCAN_LEASE + 1
     for _ in range(2):
         again = topology.scan(now)
         output = again.communicate(timeout=WAIT)[0]
         assert again.returncode == 0, output
+        assert "another scan is running" not in output
     filed = topology.scalar("SELECT count(*) FROM reminder_delivery")
     assert filed >= count
     assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder'") == filed
@@ -450,7 +468,9 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
                                      "AND status = 'sent'") == filed, "the reminders to be sent")
     reminders = topology.mails("reminder")
     assert len(reminders) == filed and set(reminders.values()) == {1}
-    print(f"killed scan: {filed} reminders filed and sent once")
+    print(f"killed scan: busy {busy_after:.1f} s after the kill, lock free after {freed_after:.1f} s "
+          f"(lease {SCAN_LEASE} s); "
+          f"{filed} reminders filed and sent once")
 
 
 # 3. PostgreSQL restarted while serving ----------------------------------------
@@ -615,3 +635,4 @@ def test_postgresql_restarted_under_a_running_gunicorn_loses_no_case(tmp_path):
         procs.close()
         topology.engine.dispose()
         cluster.destroy()
+
