@@ -42,6 +42,10 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RQ_QUEUE = os.environ.get("FEEDBACK_RQ_QUEUE", "feedback")
+    # Seconds of the Redis lease that keeps one reminder scan (or digest) at a
+    # time; renewed every third of it while the scan runs, so a scan killed
+    # with SIGKILL holds back the next one for at most this long.
+    SCAN_LOCK_SECONDS = _int("FEEDBACK_SCAN_LOCK_SECONDS", 60)
 
     # Public base URL used in e-mails (private links, rating links).
     BASE_URL = os.environ.get("FEEDBACK_BASE_URL", "http://127.0.0.1:5000")

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,13 @@ class Topology:
     def cron(self) -> subprocess.Popen:
         return self.procs.start("cron", [PY, "-m", "feedback.cron_runner", "--url", self.redis_url, "tests.cron_fast"])
 
+    def start_redis(self, binary: str) -> None:
+        """redis-server on the port of ``redis_url``, without persistence: a
+        restart comes back empty, as after a crash."""
+        port = str(Redis.from_url(self.redis_url).connection_pool.connection_kwargs["port"])
+        self.procs.start("redis", [binary, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"])
+        wait_for(lambda: _redis_up(self.redis_url), "redis-server", timeout=10)
+
     def scalar(self, sql: str, **params) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(text(sql), params).scalar() or 0)
@@ -258,9 +266,7 @@ def topology(tmp_path) -> Iterator[Topology]:
         procs = Processes(tmp_path, env)
         topo = Topology(tmp_path, database_url, redis_url, procs)
         try:
-            procs.start("redis", [binary, "--bind", "127.0.0.1", "--port", str(rport), "--save", "",
-                                  "--appendonly", "no"])
-            wait_for(lambda: _redis_up(redis_url), "redis-server", timeout=10)
+            topo.start_redis(binary)
             upgrade = flask(env, "db", "upgrade")
             assert upgrade.returncode == 0, upgrade.stderr
             seeded = subprocess.run(
@@ -407,8 +413,14 @@ def test_a_worker_killed_while_sending_leaves_one_uncertain_row_and_no_double(to
         smtp.controller.stop()
 
 
-def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology):
+SCAN_LEASE = 12  # seconds (FEEDBACK_SCAN_LOCK_SECONDS): renewed every 4 s while a scan runs
+
+
+def test_a_scan_killed_midway_files_every_reminder_once_after_its_lease(topology):
     count = 20
+    lock_key = "feedback:lock:reminder-scan"
+    redis = Redis.from_url(topology.redis_url)
+    topology.procs.env["FEEDBACK_SCAN_LOCK_SECONDS"] = str(SCAN_LEASE)
     topology.gunicorn("web1")
     topology.worker("worker1")
     assert topology.submit(count) == [201] * count
@@ -425,7 +437,14 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
         wait_for(lambda: topology.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query ILIKE '%reminder_delivery%'") >= 1, "the scan to wait on the reminder table")
+        ttls = []
+        for _ in range(24):  # 6 s, longer than one renewal interval
+            ttls.append(redis.pttl(lock_key))
+            time.sleep(0.25)
+        assert any(later > earlier for earlier, later in pairwise(ttls)), ttls  # renewed while blocked
         os.killpg(scan.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        busy = topology.scan(now)  # at once: nobody renews the killed scan's lease, but it still runs
         scan.wait(timeout=10)
         transaction.rollback()
     finally:
@@ -434,15 +453,18 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
              "the killed scan's session to end")
     assert topology.scalar("SELECT count(*) FROM reminder_delivery") == 0  # nothing half-filed
 
-    # The killed scan still holds the scan lock in Redis (15 minutes): the next
-    # scan says so and files nothing; once the lock expires, it files everything.
-    busy = topology.scan(now)
+    # Within the lease the killed scan still holds the lock: the next scan says
+    # so and files nothing. Nobody renews it, so it expires on its own.
     assert "another scan is running" in busy.communicate(timeout=WAIT)[0]
-    Redis.from_url(topology.redis_url).delete("feedback:lock:reminder-scan")  # as if 15 minutes had passed
+    busy_after = time.monotonic() - killed_at
+    wait_for(lambda: not redis.exists(lock_key), "the killed scan's lease to run out", timeout=SCAN_LEASE + 5)
+    freed_after = time.monotonic() - killed_at
+    assert freed_after <= SCAN_LEASE + 1
     for _ in range(2):
         again = topology.scan(now)
         output = again.communicate(timeout=WAIT)[0]
         assert again.returncode == 0, output
+        assert "another scan is running" not in output
     filed = topology.scalar("SELECT count(*) FROM reminder_delivery")
     assert filed >= count
     assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'reminder'") == filed
@@ -450,7 +472,9 @@ def test_a_scan_killed_midway_files_every_reminder_once_on_the_next_run(topology
                                      "AND status = 'sent'") == filed, "the reminders to be sent")
     reminders = topology.mails("reminder")
     assert len(reminders) == filed and set(reminders.values()) == {1}
-    print(f"killed scan: {filed} reminders filed and sent once")
+    print(f"killed scan: busy {busy_after:.1f} s after the kill, lock free after {freed_after:.1f} s "
+          f"(lease {SCAN_LEASE} s); "
+          f"{filed} reminders filed and sent once")
 
 
 # 3. PostgreSQL restarted while serving ----------------------------------------
@@ -615,3 +639,52 @@ def test_postgresql_restarted_under_a_running_gunicorn_loses_no_case(tmp_path):
         procs.close()
         topology.engine.dispose()
         cluster.destroy()
+
+
+# 4. Redis stopped during submissions, rate limits on ---------------------------
+
+
+def test_redis_stopped_during_submissions_loses_no_case_and_the_running_cron_delivers_each_receipt_once(topology):
+    from feedback.jobs.heartbeat import HEARTBEAT_KEY
+
+    before, waves, per_wave, pause = 4, 3, 4, 2.5  # 16 submissions: under the anonymous 20 per hour
+    receipts_sent = "SELECT count(*) FROM notification WHERE template = 'receipt' AND status = 'sent'"
+    topology.procs.env["RATELIMIT_ENABLED"] = "true"  # counted in REDIS_URL, the Redis stopped below
+    topology.gunicorn("web1")
+    topology.worker("worker1")
+    topology.cron()
+    redis = Redis.from_url(topology.redis_url, socket_connect_timeout=1)
+    assert topology.submit(before) == [201] * before
+    wait_for(lambda: topology.scalar(receipts_sent) == before, "the receipts before the outage")
+    assert redis.keys("LIMITS*"), "the submissions were not counted in Redis"
+
+    topology.procs.kill("redis")
+    stopped_at = time.monotonic()
+    during: list[int] = []
+    slowest = 0.0
+    for wave in range(waves):  # the outage spans several 2-second cron intervals
+        began = time.monotonic()
+        during += topology.submit(per_wave, start=before + wave * per_wave)
+        slowest = max(slowest, time.monotonic() - began)
+        time.sleep(pause)
+    assert during == [201] * waves * per_wave
+    assert topology.scalar(receipts_sent) == before  # nothing could be queued meanwhile
+    topology.start_redis(redis_binary())
+    down_for = time.monotonic() - stopped_at
+    back_at, restarted_at = time.time(), time.monotonic()
+
+    succeeded = before + len(during)
+    wait_for(lambda: topology.scalar(receipts_sent) == succeeded, "every receipt to be sent by the running cron")
+    delivered_after = time.monotonic() - restarted_at
+    assert float(redis.get(HEARTBEAT_KEY) or 0) >= back_at  # the cron's sweep, not this test, did it
+    time.sleep(5)  # more sweeps: nothing goes out twice
+    assert all(topology.procs.running[name].poll() is None for name in ("web1", "worker1", "cron"))
+    assert topology.scalar('SELECT count(*) FROM "case"') == succeeded
+    assert topology.scalar("SELECT count(*) FROM notification WHERE template = 'receipt'") == succeeded
+    assert topology.scalar(receipts_sent) == succeeded  # so none failed, none uncertain
+    receipts = topology.mails("receipt")
+    assert len(receipts) == succeeded and set(receipts.values()) == {1}
+    assert len(topology.recipients("receipt")) == succeeded
+    print(f"redis outage: {down_for:.1f} s down (cron every 2 s), {len(during)} submissions during it, all 201 "
+          f"(slowest wave of {per_wave} in {slowest:.2f} s); {succeeded} cases, {succeeded} receipts sent once, "
+          f"all within {delivered_after:.1f} s of Redis returning")
