@@ -33,6 +33,17 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .extensions import db
 
 
+def localized(name: str, name_en: str | None) -> str:
+    """``name_en`` on English pages when there is one, else the official
+    Vietnamese ``name`` (outside a request: the Vietnamese name)."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    if name_en and has_request_context() and str(get_locale() or "").startswith("en"):
+        return name_en
+    return name
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -149,6 +160,13 @@ class Agency(db.Model):
     parent: Mapped[Agency | None] = relationship(remote_side="Agency.id", back_populates="children")
     children: Mapped[list[Agency]] = relationship(back_populates="parent")
 
+    @property
+    def local_name(self) -> str:
+        """The name in the reader's language: the English name on English
+        pages where an administrator gave one, the official Vietnamese name
+        otherwise."""
+        return localized(self.name, self.name_en)
+
     def __repr__(self) -> str:
         return f"<Agency {self.code}>"
 
@@ -237,6 +255,11 @@ class Category(db.Model):
 
     default_agency: Mapped[Agency | None] = relationship()
     parent: Mapped[Category | None] = relationship(remote_side="Category.id")
+
+    @property
+    def local_name(self) -> str:
+        """The name in the reader's language (see :func:`localized`)."""
+        return localized(self.name, self.name_en)
 
 
 class Procedure(db.Model):

@@ -157,12 +157,12 @@ class DetailsForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.category_id.choices = [SelectChoice("", _l("— Chọn lĩnh vực —"))] + [
-            SelectChoice(str(c.id), c.name) for c in active(Category, Category.name)]
+            SelectChoice(str(c.id), c.local_name) for c in active(Category, Category.name)]
         self.procedure_id.choices = [SelectChoice("", _l("— Không chọn —"))] + [
-            SelectChoice(str(p.id), p.title, optgroup=p.category.name if p.category else str(_l("Khác")))
+            SelectChoice(str(p.id), p.title, optgroup=p.category.local_name if p.category else str(_l("Khác")))
             for p in active(Procedure, Procedure.category_id, Procedure.title)]
         self.agency_id.choices = [SelectChoice("", _l("— Không chọn —"))] + [
-            SelectChoice(str(a.id), a.name, optgroup=str(AGENCY_GROUPS.get(a.kind, _l("Cơ quan khác"))))
+            SelectChoice(str(a.id), a.local_name, optgroup=str(AGENCY_GROUPS.get(a.kind, _l("Cơ quan khác"))))
             for a in active(Agency, Agency.kind, Agency.name) if not a.is_desk]
         if not FORM_TOKEN.fullmatch(self.form_token.data or ""):
             self.form_token.data = new_form_token()

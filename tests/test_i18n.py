@@ -232,3 +232,23 @@ def test_staff_inbox_in_english(client, make, auth):
 def test_vietnamese_stays_the_default(client, url):
     html = client.get(url).get_data(as_text=True)
     assert '<html lang="vi">' in html and VIETNAMESE.search(visible_text(html))
+
+
+# Names of agencies and fields ----------------------------------------------------
+
+
+def test_agency_and_field_names_follow_the_page_language_where_an_english_name_was_given(client, make):
+    agency = make.agency(code="SO-XD", name="Sở Xây dựng", name_en="Department of Construction")
+    make.agency(code="SO-NV", name="Sở Nội vụ")  # no English name given
+    category = make.category(agency=agency, name="Quy hoạch, xây dựng", name_en="Planning and construction")
+    case, _token = submitted_case(make, category=category)
+
+    form = english_page(client, "/submit?triage=scope")
+    assert "Planning and construction" in form and "Department of Construction" in form
+    assert "Quy hoạch, xây dựng" not in form and "Sở Xây dựng" not in form
+    assert "Sở Nội vụ" in form  # the official name when there is no English one
+
+    client.get("/lang/vi")
+    form = client.get("/submit?triage=scope").get_data(as_text=True)
+    assert "Quy hoạch, xây dựng" in form and "Sở Xây dựng" in form
+    assert "Planning and construction" not in form and "Department of Construction" not in form

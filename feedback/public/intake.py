@@ -175,5 +175,5 @@ def procedure_search():
     procedures = db.session.execute(query).scalars()
     return jsonify(results=[
         {"id": p.id, "code": p.code, "title": p.title, "kind": p.kind,
-         "category": p.category.name if p.category else ""} for p in procedures
+         "category": p.category.local_name if p.category else ""} for p in procedures
     ])
