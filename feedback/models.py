@@ -185,9 +185,6 @@ class User(UserMixin, db.Model):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when an admin chose the password: the holder must replace it first.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Consecutive wrong passwords, and the lock they set (feedback/login_guard.py).
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of the id kept in every session and remember-me cookie; raising it
     # (end_sessions) makes all of them stop working at once.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -653,3 +650,17 @@ class DailyCounter(db.Model):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoginAttempt(db.Model):
+    """Consecutive wrong passwords given for one e-mail address, and the lock
+    they set (feedback/login_guard.py). Kept for every address tried, whether
+    or not it has an account, so a lock tells nothing about the address; the
+    address itself is not stored, only a keyed hash of it."""
+
+    __tablename__ = "login_attempt"
+
+    address_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

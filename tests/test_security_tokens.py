@@ -7,11 +7,11 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from feedback.extensions import db
 from feedback.labels import localdatetime
-from feedback.models import ApiToken, AuditLog, User, utcnow
+from feedback.models import ApiToken, AuditLog, LoginAttempt, User, utcnow
 
 from .api_support import bearer, issue_token, rate_limited_client, submission
 from .helpers import Factory
@@ -194,7 +194,40 @@ def test_ten_wrong_passwords_lock_the_account_for_fifteen_minutes(client, make, 
 
     clock.now += timedelta(minutes=1, seconds=1)
     assert client.post("/auth/login", data={"email": "canbo@hp.vn", "password": Factory.PASSWORD}).status_code == 302
-    assert db.session.get(User, user.id).failed_logins == 0
+    assert db.session.get(User, user.id).active
+    assert db.session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one() == 0
+
+
+def test_an_address_without_an_account_locks_exactly_like_one_with_an_account(client, make, clock):
+    make.user("officer", email="canbo@hp.vn")
+    answers = {}
+    for email in ("canbo@hp.vn", "khong-co@hp.vn"):
+        responses = [client.post("/auth/login", data={"email": email, "password": "sai-mat-khau"})
+                     for _ in range(11)]
+        answers[email] = [(r.status_code, r.headers.get("Retry-After")) for r in responses]
+    assert answers["canbo@hp.vn"] == answers["khong-co@hp.vn"] == [(401, None)] * 9 + [(429, "900")] * 2
+    # Only keyed hashes are kept, never the addresses tried.
+    keys = db.session.execute(select(LoginAttempt.address_key)).scalars().all()
+    assert len(keys) == 2 and not any("@" in key for key in keys)
+
+
+def test_wrong_passwords_sent_at_once_are_all_counted(app, make):
+    """Ten concurrent wrong passwords lock the account: the count is raised in
+    the database, not read and written back by each request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    make.user("officer", email="canbo@hp.vn")
+
+    def wrong_password(_n: int) -> int:
+        with app.test_client() as client:
+            return client.post("/auth/login", data={"email": "canbo@hp.vn", "password": "sai-mat-khau"}).status_code
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = list(pool.map(wrong_password, range(10)))
+    assert sorted(statuses) == [401] * 9 + [429]
+    with app.test_client() as client:
+        assert client.post("/auth/login", data={"email": "canbo@hp.vn", "password": Factory.PASSWORD}
+                           ).status_code == 429
 
 
 def test_a_success_resets_the_count_of_wrong_passwords(client, make, clock):

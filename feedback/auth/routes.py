@@ -70,14 +70,14 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
-        login_guard.refuse_if_locked(user)
+        login_guard.refuse_if_locked(email)
         # Always one password hash check, so the time taken does not tell
         # whether the address has an (active) account.
         if not passwords.verify_login_password(user, form.password.data) or not user.active:
-            login_guard.record_failure(user)
+            login_guard.record_failure(email)
             flash(_("Thư điện tử hoặc mật khẩu không đúng."), "error")
             return render_template("auth/login.html", form=form), 401
-        login_guard.record_success(user)
+        login_guard.record_success(email)
         start_session(user, remember=form.remember.data)
         return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("auth/login.html", form=form)
