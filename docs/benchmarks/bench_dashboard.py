@@ -181,6 +181,8 @@ def create_schema(url: str) -> None:
     class Schema(Config):
         SQLALCHEMY_DATABASE_URI = url.replace("postgresql://", "postgresql+psycopg://", 1)
         INPROCESS_SCHEDULER = False
+        # PostgreSQL means production: the app refuses to start without a key.
+        SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48)
 
     app = create_app(Schema)
     with app.app_context():
