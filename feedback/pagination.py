@@ -65,9 +65,13 @@ def capped_count(query: Select, cap: int | None = None) -> tuple[int, bool]:
     ``COUNT_CAP`` setting when not given); past it ``(cap, False)``. The
     database stops after ``cap + 1`` rows instead of reading the whole scope."""
     cap = current_app.config["COUNT_CAP"] if cap is None else cap
-    limited = query.order_by(None).limit(cap + 1).subquery()
-    counted = db.session.execute(select(func.count()).select_from(limited)).scalar_one()
+    counted = db.session.execute(capped_count_query(query, cap)).scalar_one()
     return min(counted, cap), counted <= cap
+
+
+def capped_count_query(query: Select, cap: int) -> Select:
+    """``SELECT count(*) FROM (query LIMIT cap + 1)``."""
+    return select(func.count()).select_from(query.order_by(None).limit(cap + 1).subquery())
 
 
 def fetch_page(query: Select, per_page: int, offset: int = 0, scalars: bool = True) -> tuple[list[Any], bool]:

@@ -68,12 +68,17 @@ def page_after(query: Select, position: Position, per_page: int) -> tuple[list[C
     due, last_id = position
     items: list[Case] = []
     if due is not None:
-        # ``next_due >= due`` is the index range; the OR only drops the ties already seen.
-        dated = query.where(Case.next_due >= due, or_(Case.next_due > due, Case.id > last_id))
-        items, more = fetch_page(dated.order_by(*deadline_order()), per_page)
+        items, more = fetch_page(dated_after(query, due, last_id), per_page)
         if more:
             return items, True
         last_id = 0
     undated = query.where(Case.next_due.is_(None), Case.id > last_id).order_by(Case.id)
     rest, more = fetch_page(undated, per_page - len(items))
     return items + rest, more
+
+
+def dated_after(query: Select, due: datetime, last_id: int) -> Select:
+    """The cases after ``(due, last_id)`` that have a deadline, in deadline
+    order: ``next_due >= due`` is the index range, the OR only drops the ties
+    already seen."""
+    return query.where(Case.next_due >= due, or_(Case.next_due > due, Case.id > last_id)).order_by(*deadline_order())
