@@ -108,6 +108,9 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=_int("FEEDBACK_REMEMBER_DAYS", 14))
     WTF_CSRF_TIME_LIMIT = None
     PER_PAGE = 20
+    # Lists count their rows up to this many and then say "more than": an
+    # exact count of a million cases scans them all on every page.
+    COUNT_CAP = _int("FEEDBACK_COUNT_CAP", 10_000)
     PASSWORD_HASH_METHOD = "scrypt"
 
 

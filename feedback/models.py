@@ -241,8 +241,8 @@ class Category(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     name_en: Mapped[str] = mapped_column(String(255), default="")
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
-    default_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    default_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     classify_days: Mapped[int | None] = mapped_column(Integer)
     report_answer_days: Mapped[int | None] = mapped_column(Integer)
     recommendation_answer_days: Mapped[int | None] = mapped_column(Integer)
@@ -268,10 +268,10 @@ class Procedure(db.Model):
     code: Mapped[str] = mapped_column(String(60), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20), default="procedure")  # procedure | legal_document
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
     # The agency that runs the procedure, the legal document it rests on and
     # its page on the public-service portal (from the catalogue import).
-    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     legal_document: Mapped[str] = mapped_column(String(500), default="", server_default="")
     url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     search_text: Mapped[str] = mapped_column(String(600), default="")  # folded, for search
@@ -286,7 +286,14 @@ class Case(db.Model):
     __table_args__ = (
         Index("ix_case_agency_status_next_due", "agency_id", "status", "next_due"),
         Index("ix_case_status_next_due", "status", "next_due"),
-        Index("ix_case_next_due", "next_due"),
+        # Lists ordered "earliest deadline first, none last, then id" (staff API
+        # list, inbox, dashboard deadline lists, the reminder scan's keyset):
+        # ``ORDER BY next_due NULLS LAST, id`` reads these in order and stops
+        # at the page; PostgreSQL's ascending btree already puts NULLs last.
+        Index("ix_case_next_due_id", "next_due", "id"),
+        Index("ix_case_agency_next_due_id", "agency_id", "next_due", "id"),
+        # The desk queue: submitted cases, oldest first.
+        Index("ix_case_status_received_at_id", "status", "received_at", "id"),
         Index("ix_case_received_at", "received_at"),
         Index("ix_case_answered_at", "answered_at"),
         Index("ix_case_sender_email", "sender_email"),
@@ -325,10 +332,10 @@ class Case(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The agency holding the case now (the desk's until assigned).
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
-    proposed_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    proposed_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     classification: Mapped[str | None] = mapped_column(String(32))
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -357,7 +364,7 @@ class Case(db.Model):
     outcome: Mapped[str | None] = mapped_column(String(32))
     answer: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     answer_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # Signed working days: negative = early, positive = late.
     answer_lateness_days: Mapped[int | None] = mapped_column(Integer)
@@ -413,12 +420,22 @@ class Case(db.Model):
         return f"<Case {self.code} {self.status}>"
 
 
+def deadline_order() -> tuple:
+    """Earliest deadline first, cases without a deadline last, then by id: the
+    order ``ix_case_next_due_id`` and ``ix_case_agency_next_due_id`` keep on
+    PostgreSQL (an ascending btree puts NULLs last), so a first page reads a
+    page of rows. SQLite (3.30 and later) sorts, which its sizes allow."""
+    return (Case.next_due.asc().nulls_last(), Case.id.asc())
+
+
 class CaseEvent(db.Model):
     """Append-only timeline entry: who did what, when, from which status."""
 
     __tablename__ = "case_event"
     __table_args__ = (
         Index("ix_case_event_case_id", "case_id", "id"),
+        # An officer's scope: the cases they acted on before (``access.scoped_cases``).
+        Index("ix_case_event_actor_case", "actor_id", "case_id"),
         # Review requests in a period (dashboard) without scanning every event.
         Index("ix_case_event_action_at", "action", "at"),
     )
@@ -444,7 +461,7 @@ class Attachment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
@@ -466,7 +483,7 @@ class ErasureRequest(db.Model):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|confirmed|refused
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     refusal_reason: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship()
@@ -481,7 +498,7 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
-    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(255))  # e-mail address (or phone for SMS)
     channel: Mapped[str] = mapped_column(String(16), default="email")
     template: Mapped[str] = mapped_column(String(60))
@@ -518,8 +535,8 @@ class ReminderDelivery(db.Model):
     deadline_kind: Mapped[str] = mapped_column(String(20))
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     step: Mapped[str] = mapped_column(String(20))
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -530,9 +547,9 @@ class DigestDelivery(db.Model):
     __table_args__ = (UniqueConstraint("recipient_id", "day", name="uq_digest_delivery_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))  # leads uq_digest_delivery_key
     day: Mapped[date] = mapped_column(Date)
-    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -551,9 +568,9 @@ class Rating(db.Model):
     resolved: Mapped[str] = mapped_column(String(10))  # yes|partly|no
     comment: Mapped[str] = mapped_column(Text, default="")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
-    officer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
-    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -596,7 +613,7 @@ class ApiToken(db.Model):
     # "read" may only GET; "write" may also submit and act (TOKEN_SCOPES).
     scope: Mapped[str] = mapped_column(String(10), default="write", server_default="write")
     # When set, the token sees only this agency's cases, whatever its user may see.
-    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
@@ -637,7 +654,7 @@ class SubmissionKey(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128), unique=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -194,11 +194,20 @@ STAFF_OR_SENDER = [{"bearer": []}, {"caseToken": []}]
 ANYONE = [{}, {"bearer": []}, {"caseToken": []}]
 
 
-def listing(item: str, paged: bool = False) -> dict[str, Any]:
-    properties = {"items": {"type": "array", "items": ref(item)}}
+def listing(item: str, paged: bool = False, cursor: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {"items": {"type": "array", "items": ref(item)}}
     if paged:
-        properties.update(total={"type": "integer", "minimum": 0}, page={"type": "integer", "minimum": 1},
-                          per_page={"type": "integer", "minimum": 1})
+        properties.update(
+            total={"type": "integer", "minimum": 0,
+                   "description": "How many match, counted up to a cap (10,000 by default)."},
+            total_exact={"type": "boolean", "description": "false: more than total match (the count stopped)."},
+            page={"type": ["integer", "null"] if cursor else "integer", "minimum": 1,
+                  "description": "The page number; null when the page was asked for by cursor." if cursor
+                  else "The page number."},
+            per_page={"type": "integer", "minimum": 1})
+    if cursor:
+        properties["next_cursor"] = {**NULLABLE_STRING,
+                                     "description": "Pass as cursor for the next page; null on the last page."}
     return obj(properties)
 
 
@@ -228,7 +237,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "operationId": "listCases", "summary": "Cases in the caller's scope, earliest deadline first",
                 "security": STAFF, "parameters": query_parameters(CASE_FILTERS),
-                "responses": responses({200: ("A page of cases", listing("CaseListItem", paged=True))},
+                "responses": responses({200: ("A page of cases", listing("CaseListItem", paged=True, cursor=True))},
                                        400, 401, 403, 429)}},
         "/cases/{code}": {"get": {
             "operationId": "getCase", "summary": "A case: public view, or in full for its sender and staff",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 from flask_limiter.util import get_remote_address
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -17,9 +17,9 @@ from ..access import case_by_code, show_contacts
 from ..actions import perform
 from ..audit import record_audit
 from ..extensions import db, limiter
-from ..models import Agency, Case, CaseEvent, Category, Channel, Procedure, User, utcnow
+from ..models import Agency, Case, CaseEvent, Category, Channel, Procedure, User, deadline_order, utcnow
 from ..notifications import case_links
-from ..pagination import paginate
+from ..pagination import capped_count, fetch_page, page_args, paginate
 from ..ratings import rate_case
 from ..submission import parse_submission
 from ..text import fold
@@ -35,6 +35,7 @@ from .auth import (
     unauthenticated,
     valid_api_token,
 )
+from .cursor import CursorError, Position, decode_cursor, encode_cursor, page_after
 from .errors import ApiError
 from .fields import json_body, query_args
 from .idempotency import IdempotencyKey
@@ -126,8 +127,8 @@ def procedures():
     for word in fold(args["q"] or "").split()[:8]:
         query = query.where(Procedure.search_text.contains(word, autoescape=True))
     page = paginate(query.order_by(Procedure.title, Procedure.id))
-    return jsonify(items=[procedure_item(p) for p in page.items], total=page.total, page=page.page,
-                   per_page=page.per_page)
+    return jsonify(items=[procedure_item(p) for p in page.items], total=page.total, total_exact=page.total_exact,
+                   page=page.page, per_page=page.per_page)
 
 
 # Cases ------------------------------------------------------------------------------
@@ -170,26 +171,54 @@ def _replayed(status: int, body: dict):
 
 @bp.get("/cases")
 def list_cases():
-    """Staff: the cases in the caller's scope, earliest deadline first."""
+    """Staff: the cases in the caller's scope, earliest deadline first, by
+    ``page`` or by ``cursor`` (``next_cursor`` of the previous answer)."""
     user = require_staff()
     args = query_args(CASE_FILTERS)
+    position = _cursor_position(args["cursor"])
+    query = staff_case_list(user, args)
+    total, exact = capped_count(query)
+    page, per_page = page_args()
+    if position is not None:
+        items, more = page_after(query, position, per_page)
+        return _case_list(items, more, total, exact, None, per_page)
+    items, more = fetch_page(query.order_by(*deadline_order()), per_page, (page - 1) * per_page)
+    return _case_list(items, more, total, exact, page, per_page)
+
+
+def _cursor_position(cursor: str | None) -> Position | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except CursorError:
+        raise ApiError(400, "The cursor is not one this API gave out; start again without it.",
+                       fields={"cursor": "Use next_cursor from the previous page, unchanged."}) from None
+
+
+def _case_list(items: list[Case], more: bool, total: int, exact: bool, page: int | None, per_page: int):
+    return jsonify(items=[list_item(c) for c in items], total=total, total_exact=exact, page=page,
+                   per_page=per_page, next_cursor=encode_cursor(items[-1]) if more else None)
+
+
+def staff_case_list(user: User, args: dict) -> Select:
+    """The staff list's cases for ``user`` and the filters in ``args``
+    (``CASE_FILTERS``), with what ``list_item`` reads; unordered."""
     query = token_scoped_cases(user).options(*PUBLIC_DETAILS, selectinload(Case.officer))
-    if args["status"]:
+    if args.get("status"):
         query = query.where(Case.status == args["status"])
-    if args["agency"]:
+    if args.get("agency"):
         query = query.where(Case.agency_id == select(Agency.id).where(Agency.code == args["agency"]).scalar_subquery())
-    if args["category"]:
+    if args.get("category"):
         query = query.where(
             Case.category_id == select(Category.id).where(Category.code == args["category"]).scalar_subquery())
-    if args["overdue"] is not None:
+    if args.get("overdue") is not None:
         now = utcnow()
         query = query.where(Case.next_due < now) if args["overdue"] else \
             query.where((Case.next_due.is_(None)) | (Case.next_due >= now))
-    if args["due_before"]:
+    if args.get("due_before"):
         query = query.where(Case.next_due < args["due_before"])
-    page = paginate(query.order_by(Case.next_due.is_(None), Case.next_due, Case.id))
-    return jsonify(items=[list_item(c) for c in page.items], total=page.total, page=page.page,
-                   per_page=page.per_page)
+    return query
 
 
 @bp.get("/cases/<code>")

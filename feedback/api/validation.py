@@ -107,6 +107,10 @@ CASE_FILTERS = {
     "category": Field("string", max_length=40, description="Category code."),
     "overdue": Field("boolean", description="true: only cases whose next deadline has passed."),
     "due_before": Field("string", format="date-time", description="Only cases whose next deadline is earlier."),
+    "cursor": Field("string", max_length=200,
+                    description="Where the page starts: next_cursor from the previous page, as given (opaque). "
+                                "Reads deep into a long list at the cost of the first page; page is then ignored. "
+                                "A cursor this API did not give out is a 400."),
     **PAGE_ARGS,
 }
 PROCEDURE_FILTERS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import workflow as wf
@@ -28,7 +28,20 @@ from ..extensions import db
 from ..jobs import delivery_problems, is_uncertain, problem_label, uncertain_detail
 from ..labels import CLASSIFICATION, OUTCOME
 from ..mail import TEMPLATE_TITLES
-from ..models import OPEN_STATUSES, Agency, Attachment, Case, CaseEvent, Category, Rating, Role, Status, User, utcnow
+from ..models import (
+    OPEN_STATUSES,
+    Agency,
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    Rating,
+    Role,
+    Status,
+    User,
+    deadline_order,
+    utcnow,
+)
 from ..notifications import case_notifications
 from ..pagination import paginate
 from ..privacy import pending_erasure_requests
@@ -44,31 +57,11 @@ STAFF = (Role.desk, Role.officer, Role.lead, Role.supervisor, Role.admin)
 @roles_required(*STAFF)
 def inbox():
     """The viewer's working list, earliest deadline first."""
-    query = inbox_cases(current_user)
     status = request.args.get("status", "")
-    if status in {s.value for s in Status}:
-        query = query.where(Case.status == status)
-    elif request.args.get("rated_low"):
-        status = ""  # rated cases are answered or closed: every status
-    else:
+    if status not in {s.value for s in Status}:
         status = ""
-        # The working list: what still needs the agency (answered cases wait
-        # for the citizen and are one filter away).
-        query = query.where(Case.status.in_([s.value for s in OPEN_STATUSES]))
-    category = request.args.get("category", type=int)
-    if category:
-        query = query.where(Case.category_id == category)
-    officer = request.args.get("officer", type=int)
-    if officer:
-        query = query.where(Case.officer_id == officer)
-    if request.args.get("rated_low"):
-        low = select(Rating.case_id).where(Rating.is_low)
-        query = query.where(Case.id.in_(low))
     now = utcnow()
-    if request.args.get("overdue"):
-        query = query.where(Case.next_due < now)
-    query = query.options(selectinload(Case.category), selectinload(Case.officer), selectinload(Case.agency))
-    query = query.order_by(Case.next_due.is_(None), Case.next_due, Case.id)
+    query = inbox_list(current_user, request.args, now)
     page = paginate(query)
     categories = db.session.execute(select(Category).order_by(Category.name)).scalars().all()
     officers = []
@@ -82,7 +75,6 @@ def inbox():
         categories=categories, officers=officers, status=status, statuses=[s.value for s in Status],
         filters={k: v for k, v in request.args.items() if k != "page"},
     )
-
 
 
 def _load_case(code: str) -> Case:
@@ -99,6 +91,34 @@ def _load_case(code: str) -> Case:
     if case is None:
         abort(404)
     return case
+
+
+def inbox_list(user: User, args, now) -> Select:
+    """The inbox's cases for ``user`` and the filters in ``args``, earliest
+    deadline first (``deadline_order``, on ``ix_case_agency_next_due_id`` for
+    an agency, ``ix_case_next_due_id`` city-wide)."""
+    query = inbox_cases(user)
+    status = args.get("status", "")
+    if status in {s.value for s in Status}:
+        query = query.where(Case.status == status)
+    elif not args.get("rated_low"):
+        # The working list: what still needs the agency (answered cases wait
+        # for the citizen and are one filter away); rated cases are answered
+        # or closed, so "rated low" spans every status.
+        query = query.where(Case.status.in_([s.value for s in OPEN_STATUSES]))
+    category = args.get("category", type=int)
+    if category:
+        query = query.where(Case.category_id == category)
+    officer = args.get("officer", type=int)
+    if officer:
+        query = query.where(Case.officer_id == officer)
+    if args.get("rated_low"):
+        low = select(Rating.case_id).where(Rating.is_low)
+        query = query.where(Case.id.in_(low))
+    if args.get("overdue"):
+        query = query.where(Case.next_due < now)
+    query = query.options(selectinload(Case.category), selectinload(Case.officer), selectinload(Case.agency))
+    return query.order_by(*deadline_order())
 
 
 @bp.route("/cases/<code>")
@@ -190,13 +210,17 @@ def case_attachment(code: str, attachment_id: int):
 @roles_required(Role.desk, Role.admin)
 def desk_queue():
     """New and returned cases, oldest first, with their classify deadline."""
-    query = scoped_cases(current_user).where(Case.status == Status.submitted.value).options(
-        selectinload(Case.category), selectinload(Case.proposed_agency)
-    ).order_by(Case.received_at, Case.id)
-    page = paginate(query)
+    page = paginate(desk_queue_list(current_user))
     now = utcnow()
     return render_template("staff/desk.html", page=page, now=now, soon=due_soon_limit(now),
                            erasure_requests=pending_erasure_requests())
+
+
+def desk_queue_list(user: User) -> Select:
+    """Submitted cases, oldest first: the order of ``ix_case_status_received_at_id``."""
+    return scoped_cases(user).where(Case.status == Status.submitted.value).options(
+        selectinload(Case.category), selectinload(Case.proposed_agency)
+    ).order_by(Case.received_at, Case.id)
 
 
 @bp.route("/decisions")
@@ -205,7 +229,7 @@ def decisions():
     """Extension requests and review requests waiting for a supervisor."""
     query = scoped_cases(current_user).where(
         or_(Case.extension_status == "requested", Case.status == Status.review_requested.value)
-    ).options(selectinload(Case.agency), selectinload(Case.category)).order_by(Case.next_due.is_(None), Case.next_due)
+    ).options(selectinload(Case.agency), selectinload(Case.category)).order_by(*deadline_order())
     page = paginate(query)
     return render_template("staff/decisions.html", page=page)
 
