@@ -1,7 +1,7 @@
 """login attempts per address
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 Wrong passwords are counted per e-mail address (a keyed hash of it) in
 their own table, for addresses with and without an account alike, so that
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
