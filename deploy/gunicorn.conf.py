@@ -16,8 +16,18 @@ import tempfile
 # Only the reverse proxy on this machine talks to gunicorn.
 bind = os.environ.get("FEEDBACK_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FEEDBACK_WEB_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
-threads = int(os.environ.get("FEEDBACK_WEB_THREADS") or 1)
-# A request (an export, an upload of five files) has this long; then the worker is replaced.
+# Two threads a worker (gunicorn's "gthread" worker). Besides overlapping a
+# request's database waits with another's Python, this keeps a long streamed
+# export alive: a CSV of a million cases streams for over a minute, and a
+# sync worker busy that long is killed by ``timeout`` mid-file, handing the
+# supervisor a silently cut-off file. With threads the worker's main loop
+# keeps reporting in while requests run, so ``timeout`` only replaces a
+# worker that has stopped altogether. FEEDBACK_WEB_THREADS=1 gives sync
+# workers back (then set FEEDBACK_WEB_TIMEOUT above the longest export).
+threads = int(os.environ.get("FEEDBACK_WEB_THREADS") or 2)
+worker_class = "gthread" if threads > 1 else "sync"
+# A worker that stops reporting in for this long is replaced (with sync
+# workers: any request that takes longer).
 timeout = int(os.environ.get("FEEDBACK_WEB_TIMEOUT") or 60)
 # On restart or reload, requests in flight get this long to finish.
 graceful_timeout = 30
