@@ -17,8 +17,9 @@
 """
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_login import current_user
+from sqlalchemy import inspect
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -34,7 +35,18 @@ def _served_securely(app: Flask) -> bool:
 def _holds_personal_data() -> bool:
     if request.endpoint == "static":
         return False
-    return request.blueprint in NO_STORE_BLUEPRINTS or current_user.is_authenticated
+    return request.blueprint in NO_STORE_BLUEPRINTS or _logged_in()
+
+
+def _logged_in() -> bool:
+    """Whether a person is logged in, without reloading an account the view's
+    commit has expired (``is_authenticated`` reads ``active``): an account
+    the user loader returned for this request (or ``login_user`` set) is a
+    logged-in person."""
+    user = g.get("_login_user")
+    if user is not None and inspect(user, raiseerr=False) is not None:
+        return True
+    return current_user.is_authenticated
 
 
 class SecureCookiesOverHttps:
