@@ -67,10 +67,12 @@ def inbox():
     now = utcnow()
     if request.args.get("overdue"):
         query = query.where(Case.next_due < now)
-    query = query.options(selectinload(Case.category), selectinload(Case.officer), selectinload(Case.agency))
+    # Every category is read for the filter first and held by ``categories``:
+    # each case's category then comes from the session, with no query of its own.
+    categories = db.session.execute(select(Category).order_by(Category.name)).scalars().all()
+    query = query.options(selectinload(Case.officer), selectinload(Case.agency))
     query = query.order_by(Case.next_due.is_(None), Case.next_due, Case.id)
     page = paginate(query)
-    categories = db.session.execute(select(Category).order_by(Category.name)).scalars().all()
     officers = []
     if current_user.agency_id and not current_user.sees_all_agencies:
         officers = db.session.execute(
