@@ -24,6 +24,66 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def translate_templates_cheaply(app: Flask) -> None:
+    """Template strings (``{{ _("...") }}``) take the catalogue once per
+    rendering instead of once per string.
+
+    Flask-Babel's template callables look the catalogue up for every string
+    through several context-local proxies: on a staff list, with a hundred
+    and fifty strings, that was a fifth of the request's CPU. The context
+    processor below puts the request's catalogue into the rendering's
+    context; these callables read it there, and fall back to Flask-Babel's
+    lookup where a template is rendered without it (a macro imported without
+    context). The locale cannot change during one rendering, and
+    ``force_locale`` (mail in the recipient's language) wraps the whole
+    ``render_template`` call, so the catalogue taken is always the right one.
+    """
+    from flask_babel import get_translations
+    from jinja2 import pass_context
+
+    def catalogue(context):
+        return context.get("_catalogue") or get_translations()
+
+    @pass_context
+    def gettext(context, string):
+        return catalogue(context).ugettext(string)
+
+    @pass_context
+    def ngettext(context, singular, plural, n):
+        return catalogue(context).ungettext(singular, plural, n)
+
+    @pass_context
+    def pgettext(context, msgctxt, string):
+        return catalogue(context).upgettext(msgctxt, string)
+
+    @pass_context
+    def npgettext(context, msgctxt, singular, plural, n):
+        return catalogue(context).unpgettext(msgctxt, singular, plural, n)
+
+    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext,
+                                            npgettext=npgettext)
+
+    @app.context_processor
+    def inject_catalogue() -> dict:
+        return {"_catalogue": get_translations()}
+
+
+def cache_compiled_templates(app: Flask) -> None:
+    """Keep compiled templates under ``JINJA_CACHE_DIR`` (instance/ by
+    default, owner-only like the generated key beside it). Each process
+    compiles a template once anyway; this saves a starting worker the
+    compiling (0.85 s over all pages, 0.03 s to load them back). Jinja checks
+    each entry against the template's source and its own Python version, so a
+    changed template or interpreter compiles afresh."""
+    directory = app.config.get("JINJA_CACHE_DIR")
+    if not directory:
+        return
+    from jinja2 import FileSystemBytecodeCache
+
+    Path(directory).mkdir(mode=0o700, parents=True, exist_ok=True)
+    app.jinja_env.bytecode_cache = FileSystemBytecodeCache(directory)
+
+
 def trust_proxies(app: Flask) -> None:
     """Take the client's address, scheme and host from the X-Forwarded-*
     headers of the configured number of proxies, and only then: rate limits
@@ -57,6 +117,8 @@ def create_app(config: object | str | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     limiter.init_app(app)
+    translate_templates_cheaply(app)
+    cache_compiled_templates(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     # Flask-Login's default message is English; flash ours in the visitor's language.

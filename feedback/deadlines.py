@@ -18,8 +18,10 @@ datetimes coming out are aware UTC.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -36,12 +38,28 @@ OVERRIDE_WORKED_NAME = "Ngày làm việc bù"
 _ONE_DAY = timedelta(days=1)
 
 
+@cache
+def vietnam_holidays() -> holidays.HolidayBase:
+    """The package's Vietnamese holidays, one object per process.
+
+    Building it costs a fraction of a millisecond and each year it fills in
+    about as much again; what it holds never changes while the process runs
+    (the package is pinned), so every calendar shares it. It fills in a
+    year the first time a date of that year is looked up, so any year works;
+    two threads filling the same year write the same entries.
+    Vietnamese names whatever the server's locale, since citizens see them.
+    """
+    return holidays.country_holidays("VN", language="vi")
+
+
 class WorkingCalendar:
     """Vietnam's working days plus the admins' overrides, with office hours.
 
     ``overrides`` maps a date to True (worked, e.g. a Saturday paid back for a
     bridge day) or False (a weekday given off); ``override_names`` gives those
-    days the name the announcement used.
+    days the name the announcement used. Never changed once built: it
+    remembers the days it has looked up, and :func:`load_calendar` shares it
+    between requests (a different calendar is a new object).
     """
 
     def __init__(
@@ -60,18 +78,20 @@ class WorkingCalendar:
         self.override_names: dict[date, str] = dict(override_names or {})
         self.office_open = office_open
         self.office_close = office_close
-        # One object per calendar: it fills in each year the first time a date
-        # of that year is looked up, so any year works and is computed once.
-        # Vietnamese names whatever the server's locale, since citizens see them.
-        self._holidays = holidays.country_holidays("VN", language="vi")
+        self._holidays = vietnam_holidays()
+        # Deadlines step through the same days again and again; a calendar is
+        # never changed once built (a change builds a new one), so remember.
+        self._working: dict[date, bool] = {}
 
     # Days
 
     def is_working_day(self, day: date) -> bool:
         """Whether government offices are open on ``day``."""
-        if day in self.overrides:
-            return self.overrides[day]
-        return self._holidays.is_working_day(day)
+        known = self._working.get(day)
+        if known is None:
+            known = self.overrides[day] if day in self.overrides else self._holidays.is_working_day(day)
+            self._working[day] = known
+        return known
 
     def day_name(self, day: date) -> str | None:
         """The override's or the holiday's name for ``day``, if it has one."""
@@ -236,8 +256,15 @@ def _to_office_time(at: datetime) -> datetime:
 def load_calendar() -> WorkingCalendar:
     """The calendar in force: the package, the override table, configured hours.
 
-    Built once per request (or CLI command) and kept on ``flask.g``; call
+    Kept on ``flask.g`` for the request (or CLI command); call
     :func:`forget_calendar` after changing the override table in the same one.
+
+    Every request reads the override table (one small query, a few dozen
+    rows), so a change committed by any process is in force at the very next
+    request: there is no window in which a deadline is computed from a stale
+    calendar. What is cached, per process, is the calendar built from those
+    rows (:func:`calendar_for`): the same rows give the same calendar object,
+    with the working days it has already worked out.
     """
     calendar = g.get("working_calendar")
     if calendar is None:
@@ -245,19 +272,47 @@ def load_calendar() -> WorkingCalendar:
         from feedback.extensions import db
         from feedback.models import CalendarOverride
 
-        rows = db.session.execute(select(CalendarOverride)).scalars().all()
-        calendar = WorkingCalendar(
-            overrides={row.day: row.is_working for row in rows},
-            office_open=_configured_time("OFFICE_OPEN", "07:30"),
-            office_close=_configured_time("OFFICE_CLOSE", "17:00"),
-            override_names={row.day: row.name for row in rows if row.name},
-        )
+        rows = db.session.execute(
+            select(CalendarOverride.day, CalendarOverride.is_working, CalendarOverride.name)
+            .order_by(CalendarOverride.day)).all()
+        calendar = calendar_for(
+            tuple((row.day, row.is_working, row.name or "") for row in rows),
+            _configured_time("OFFICE_OPEN", "07:30"), _configured_time("OFFICE_CLOSE", "17:00"))
         g.working_calendar = calendar
     return calendar
 
 
+OverrideRows = tuple[tuple[date, bool, str], ...]
+_calendars: dict[tuple[OverrideRows, time, time], WorkingCalendar] = {}
+_calendars_lock = threading.Lock()
+CACHED_CALENDARS = 4  # the one in force, plus a change being planned or rolled back
+
+
+def calendar_for(rows: OverrideRows, office_open: time, office_close: time) -> WorkingCalendar:
+    """The calendar for these override rows ``(day, is_working, name)`` and
+    office hours, built once per process for each distinct content.
+
+    Keyed by the rows themselves, not by a time or a counter: a change (or a
+    rolled-back one) gives other rows and so another calendar, and a row
+    changed back gives the earlier calendar again, which is then right too.
+    """
+    key = (rows, office_open, office_close)
+    calendar = _calendars.get(key)
+    if calendar is None:
+        calendar = WorkingCalendar(
+            overrides={day: is_working for day, is_working, _name in rows},
+            office_open=office_open, office_close=office_close,
+            override_names={day: name for day, _working, name in rows if name},
+        )
+        with _calendars_lock:
+            if len(_calendars) >= CACHED_CALENDARS:
+                _calendars.pop(next(iter(_calendars)))  # the oldest
+            _calendars[key] = calendar
+    return calendar
+
+
 def forget_calendar() -> None:
-    """Drop the cached calendar so the next :func:`load_calendar` rereads the table."""
+    """Drop the request's calendar so the next :func:`load_calendar` rereads the table."""
     g.pop("working_calendar", None)
 
 

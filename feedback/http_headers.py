@@ -11,20 +11,32 @@
   pages, the rating pages, and anything answered to a logged-in person, so no
   shared or browser cache keeps personal data. Private-link pages and their
   downloads set it themselves (``public.tracking.no_store``).
+- Published answers (the list and each answer) are the same for every
+  anonymous visitor: answered with an ``ETag`` (a hash of the page), a
+  conditional GET with that tag gets ``304 Not Modified``, and
+  ``Cache-Control: public, max-age=300`` with ``Vary: Cookie`` (the language
+  may come from the session). Only when nothing is personal: nobody logged
+  in, no cookie being set, a 200. Everything else keeps no cache header or
+  ``no-store`` as above.
 - No server version: the development server (``flask run``) says
   ``Server: feedback`` instead of its Werkzeug and Python versions; gunicorn
   sends ``Server: gunicorn`` without a version (docs/security.md).
 """
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request, session
 from flask_login import current_user
+from sqlalchemy import inspect
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 HSTS = "max-age=31536000; includeSubDomains"
 NO_STORE_BLUEPRINTS = frozenset({"staff", "dashboard", "admin", "auth", "api", "satisfaction"})
 SERVER_NAME = "feedback"
+# Pages that hold nothing personal and change only when an answer is published
+# or edited; a shared cache may keep them this long (seconds).
+PUBLIC_CACHE_ENDPOINTS = frozenset({"public.published", "public.published_case"})
+PUBLIC_MAX_AGE = 300
 
 
 def _served_securely(app: Flask) -> bool:
@@ -34,7 +46,37 @@ def _served_securely(app: Flask) -> bool:
 def _holds_personal_data() -> bool:
     if request.endpoint == "static":
         return False
-    return request.blueprint in NO_STORE_BLUEPRINTS or current_user.is_authenticated
+    return request.blueprint in NO_STORE_BLUEPRINTS or _logged_in()
+
+
+def _logged_in() -> bool:
+    """Whether a person is logged in, without reloading an account the view's
+    commit has expired (``is_authenticated`` reads ``active``): an account
+    the user loader returned for this request (or ``login_user`` set) is a
+    logged-in person."""
+    user = g.get("_login_user")
+    if user is not None and inspect(user, raiseerr=False) is not None:
+        return True
+    return current_user.is_authenticated
+
+
+def _same_for_every_visitor(app: Flask, response: Response) -> bool:
+    """A published-answers page that a shared cache may keep: a plain 200, no
+    cookie set or about to be (the session is saved after this hook), nobody
+    logged in."""
+    return (request.endpoint in PUBLIC_CACHE_ENDPOINTS and request.method in ("GET", "HEAD")
+            and response.status_code == 200 and "Set-Cookie" not in response.headers
+            and not app.session_interface.should_set_cookie(app, session) and "_remember" not in session
+            and not _logged_in())
+
+
+def public_cache(response: Response) -> Response:
+    """``ETag`` from the page itself (a changed answer is a changed page),
+    ``304`` for a matching ``If-None-Match``, and a short public lifetime."""
+    response.add_etag()
+    response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+    response.vary.add("Cookie")
+    return response.make_conditional(request)
 
 
 class SecureCookiesOverHttps:
@@ -81,4 +123,6 @@ def init_app(app: Flask) -> None:
         if _holds_personal_data():
             headers["Cache-Control"] = "no-store"
             headers.pop("Expires", None)
+        elif _same_for_every_visitor(app, response):
+            return public_cache(response)
         return response

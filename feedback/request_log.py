@@ -106,7 +106,7 @@ def init_app(app: Flask) -> None:
         fields = {
             "request_id": request_id, "method": request.method, "path": request.path,
             "status": response.status_code, "duration_ms": duration_ms,
-            "user_id": user.id if user is not None and getattr(user, "is_authenticated", False) else None,
+            "user_id": _logged_user_id(user),
             "remote_addr": request.remote_addr,
         }
         request_log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields})
@@ -118,3 +118,17 @@ def init_app(app: Flask) -> None:
         if token is not None:
             with suppress(ValueError):  # set in another context (a copied one): leave it
                 reset_request_id(token)
+
+
+def _logged_user_id(user) -> int | None:
+    """The logged-in user's id, read from the session's identity map rather
+    than the attribute: a view that committed has expired the user, and
+    ``user.id`` would cost one more query just for this log line."""
+    if user is None:
+        return None
+    from sqlalchemy import inspect
+
+    state = inspect(user, raiseerr=False)
+    if state is not None and state.identity:
+        return state.identity[0]  # an account the user loader returned: logged in
+    return user.id if getattr(user, "is_authenticated", False) else None

@@ -536,6 +536,23 @@ def test_a_calendar_override_is_deleted_only_after_confirmation(client, admin):
     assert audit_actions() == ["calendar.override", "calendar.override_delete"]
 
 
+
+def test_a_day_off_declared_through_the_form_counts_in_the_very_next_deadline(app, client, admin):
+    from feedback.deadlines import OFFICE_TZ, load_calendar
+
+    received = datetime(2026, 4, 28, 9, 0, tzinfo=OFFICE_TZ)  # a Tuesday; 30 Apr and 1 May are holidays
+    before = load_calendar().deadline(received, 5)  # fills this process's calendar cache
+    client.post("/admin/calendar", data={"day": "2026-05-04", "name": "Nghỉ bù", "confirm": "1"})
+    with app.app_context():  # the next request, with its own request globals
+        after = load_calendar().deadline(received, 5)
+    # 29 Apr (1), 30 Apr and 1 May holidays, 4 (2), 5 (3), 6 (4), 7 May (5); with 4 May off, 8 May.
+    assert before.astimezone(OFFICE_TZ).date() == date(2026, 5, 7)
+    assert after.astimezone(OFFICE_TZ).date() == date(2026, 5, 8)
+    override = db.session.execute(select(CalendarOverride)).scalar_one()
+    client.post(f"/admin/calendar/{override.id}/delete", data={"confirm": "1"})
+    with app.app_context():
+        assert load_calendar().deadline(received, 5) == before
+
 # Staffing at a glance ------------------------------------------------------------
 
 

@@ -315,6 +315,31 @@ def test_load_calendar_reads_overrides_and_office_hours(app, monkeypatch):
     assert load_calendar() is calendar  # one per request
 
 
+
+def test_an_override_committed_by_another_process_is_in_force_at_the_next_request(app):
+    from feedback.extensions import db
+    from feedback.models import CalendarOverride
+
+    monday = date(2027, 2, 15)
+    with app.app_context():
+        cached = load_calendar()
+        assert cached.is_working_day(monday)
+    with db.engine.begin() as other_process:
+        other_process.execute(CalendarOverride.__table__.insert().values(day=monday, is_working=False, name="Nghỉ"))
+    with app.app_context():
+        assert not load_calendar().is_working_day(monday)
+    with db.engine.begin() as other_process:
+        other_process.execute(CalendarOverride.__table__.delete())
+    with app.app_context():
+        assert load_calendar().is_working_day(monday)
+
+
+def test_the_same_override_rows_share_one_calendar_built_once_per_process(app):
+    with app.app_context():
+        first = load_calendar()
+    with app.app_context():
+        assert load_calendar() is first
+
 def test_cli_add_prints_the_working_day(app):
     result = app.test_cli_runner().invoke(calendar_cli, ["add", "2026-02-13", "5"])
     assert result.exit_code == 0, result.output

@@ -163,3 +163,17 @@ def test_a_deactivated_account_loses_its_open_session(client, make, auth):
     user.active = False
     db.session.commit()
     assert client.get("/staff/").status_code == 302
+
+
+def test_a_new_process_loads_compiled_templates_instead_of_compiling_them(_app_and_schema, tmp_path, monkeypatch):
+    class Cached(TestConfig):
+        JINJA_CACHE_DIR = str(tmp_path / "jinja")
+
+    create_app(Cached).jinja_env.get_template("public/index.html")
+    later = create_app(Cached)
+
+    def compile_again(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(later.jinja_env, "compile", compile_again)
+    assert later.jinja_env.get_template("public/index.html") is not None

@@ -234,6 +234,13 @@ def test_vietnamese_stays_the_default(client, url):
     assert '<html lang="vi">' in html and VIETNAMESE.search(visible_text(html))
 
 
+def test_each_request_translates_its_templates_in_its_own_language(client):
+    """The catalogue a rendering takes is the request's, not the previous one's."""
+    assert "Track by code" in client.get("/?lang=en").get_data(as_text=True)
+    assert "Tra cứu theo mã" in client.get("/?lang=vi").get_data(as_text=True)
+    assert "Track by code" in client.get("/?lang=en").get_data(as_text=True)
+
+
 # Names of agencies and fields ----------------------------------------------------
 
 

@@ -16,9 +16,9 @@ CASES = 60
 LONG_AGO = datetime(2020, 1, 6, 2, 0, tzinfo=UTC)  # every deadline below has passed
 # A list page: the user, the count, the page and the relations it shows,
 # plus what the page's own filters and menus read.
-MOST_PER_LIST = 10
+MOST_PER_LIST = 8
 # The staff case page: the case and each relation it shows, loaded up front.
-MOST_PER_CASE_PAGE = 16
+MOST_PER_CASE_PAGE = 12
 
 
 @pytest.fixture

@@ -422,3 +422,37 @@ def test_guessing_codes_or_tokens_is_rate_limited(tmp_path, method, path, data, 
     finally:
         limiter.enabled = was_enabled
         limiter.reset()
+
+
+def test_a_published_answer_is_answered_304_when_the_visitor_already_has_it(client, make, department):
+    case = published_case(make, "Cấp phép xây dựng chậm", agency=department)
+    for path in ("/published", f"/published/{case.code}"):
+        first = client.get(path)
+        assert first.headers["Cache-Control"] == "public, max-age=300" and "Cookie" in first.headers["Vary"]
+        again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+
+
+def test_a_changed_answer_changes_the_etag(client, make, department):
+    case = published_case(make, "Cấp phép xây dựng chậm", agency=department)
+    before = client.get(f"/published/{case.code}").headers["ETag"]
+    case.public_answer = "Sở đã rút ngắn thời hạn cấp phép."
+    db.session.commit()
+    changed = client.get(f"/published/{case.code}", headers={"If-None-Match": before})
+    assert changed.status_code == 200 and changed.headers["ETag"] != before
+    assert "Sở đã rút ngắn thời hạn cấp phép." in changed.get_data(as_text=True)
+
+
+def test_published_answers_seen_by_a_logged_in_person_are_not_cached(client, make, auth, department):
+    case = published_case(make, "Cấp phép xây dựng chậm", agency=department)
+    auth.login(make.user(role="citizen"))
+    response = client.get(f"/published/{case.code}")
+    assert response.headers["Cache-Control"] == "no-store" and "ETag" not in response.headers
+
+
+def test_a_published_page_that_sets_a_cookie_is_not_cached_publicly(client, make, department):
+    case = published_case(make, "Cấp phép xây dựng chậm", agency=department)
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Đã lưu.")]  # shown once, so the session changes
+    response = client.get(f"/published/{case.code}")
+    assert "public" not in response.headers.get("Cache-Control", "") and "ETag" not in response.headers

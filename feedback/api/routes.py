@@ -11,6 +11,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import workflow as wf
 from ..access import case_by_code, show_contacts
@@ -145,6 +146,7 @@ def create_case():
     if key is not None and (stored := key.stored()) is not None:
         return _replayed(*stored)
     case, token = wf.submit_case(parse_submission(body, Channel.api.value), wf.Actor.citizen())
+    _just_submitted(case)
     links = case_links(case, token)
     response = {**citizen_view(case), "access_token": token, "private_url": links["private_url"],
                 "lookup_url": links["lookup_url"]}
@@ -162,7 +164,13 @@ def create_case():
         if stored is None:
             raise
         return _replayed(*stored)
-    return jsonify(response), 201, {"Location": url_for("api.get_case", code=case.code)}
+    return jsonify(response), 201, {"Location": url_for("api.get_case", code=response["code"])}
+
+
+def _just_submitted(case: Case) -> None:
+    """A case flushed a moment ago has no rating: say so rather than ask the
+    database while building the answer."""
+    set_committed_value(case, "rating", None)
 
 
 def _replayed(status: int, body: dict):

@@ -83,7 +83,7 @@ def submit_case(submission: Submission, actor: Actor | None = None, now: datetim
         title=submission.title, content=submission.content, publish_consent=submission.publish_consent,
         publish_consent_at=now if submission.publish_consent and submission.publish_consent_text else None,
         publish_consent_text=submission.publish_consent_text if submission.publish_consent else "",
-        category=category, procedure_id=submission.procedure_id, agency_id=desk.id,
+        category=category, procedure_id=submission.procedure_id, agency=desk,
         proposed_agency_id=proposed, status=Status.submitted.value, received_at=received_at, created_at=now,
     )
     token = new_access_token(case)
