@@ -182,6 +182,10 @@ def test_the_sender_downloads_a_json_copy_of_everything_held_about_their_case(ap
     assert "Tôi đã tự giải quyết được." in [entry["note"] for entry in data["timeline"]]
     assert {m["template"] for m in data["messages_sent_to_you"]} >= {"receipt"}
     assert all(m["to"] == "an.nguyen@example.vn" for m in data["messages_sent_to_you"])
+    # The copy handed out is on the audit trail, without the data it carried.
+    audited = db.session.execute(select(AuditLog).where(AuditLog.action == "privacy.data_copy")).scalars().all()
+    assert [row.case_id for row in audited] == [case.id]
+    assert "Nguyễn Văn An" not in json.dumps(audited[0].detail, ensure_ascii=False)
 
 
 def test_the_sender_asks_for_erasure_and_the_desk_confirms_it(app, client, make, auth):
