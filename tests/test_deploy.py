@@ -102,3 +102,40 @@ def test_metrics_add_up_the_requests_of_every_gunicorn_worker(gunicorn):
     log = (tmp_path / "gunicorn.log").read_text()
     assert "request_id=deploy-7" in log  # gunicorn's access line
     assert '"request_id": "deploy-7"' in log  # the app's JSON line
+
+
+def test_a_long_streamed_response_outlives_the_worker_timeout(tmp_path):
+    """The committed config runs threads (gthread), so gunicorn's timeout
+    replaces a stopped worker, not one busy streaming a long export: a sync
+    worker with a 2 s timeout would be killed mid-response here."""
+    port = free_port()
+    env = {**os.environ, "FEEDBACK_BIND": f"127.0.0.1:{port}", "FEEDBACK_WEB_WORKERS": "1",
+           "FEEDBACK_WEB_TIMEOUT": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    env.pop("FEEDBACK_WEB_THREADS", None)
+    with open(tmp_path / "gunicorn.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "tests.slow_stream_app:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        began = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?seconds=6", timeout=20) as response:
+            body = response.read().decode()
+        assert time.monotonic() - began >= 6
+        assert body.splitlines() == [f"row {n}" for n in range(24)]  # every row, none cut off
+        assert "WORKER TIMEOUT" not in (tmp_path / "gunicorn.log").read_text()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
