@@ -45,11 +45,31 @@ def vietnam_holidays() -> holidays.HolidayBase:
     Building it costs a fraction of a millisecond and each year it fills in
     about as much again; what it holds never changes while the process runs
     (the package is pinned), so every calendar shares it. It fills in a
-    year the first time a date of that year is looked up, so any year works;
-    two threads filling the same year write the same entries.
+    year the first time a date of that year is looked up, so any year works:
+    look days up through :func:`holidays_with_year`, never directly.
     Vietnamese names whatever the server's locale, since citizens see them.
     """
     return holidays.country_holidays("VN", language="vi")
+
+
+# Years of vietnam_holidays() known to be filled in completely. The package
+# marks a year as known *before* it fills it in, so a second thread asking
+# about that year in between would see no holidays at all (and a calendar
+# would remember Tết as a working day): the first look at a year is made
+# under a lock, and only then is the year listed here.
+_FILLED_YEARS: set[int] = set()
+_FILLING = threading.Lock()
+
+
+def holidays_with_year(year: int) -> holidays.HolidayBase:
+    """:func:`vietnam_holidays` with ``year`` filled in, safe with threads."""
+    shared = vietnam_holidays()
+    if year not in _FILLED_YEARS:
+        with _FILLING:
+            if year not in _FILLED_YEARS:
+                shared.get(date(year, 1, 1))  # fills in the whole year
+                _FILLED_YEARS.add(year)
+    return shared
 
 
 class WorkingCalendar:
@@ -78,7 +98,6 @@ class WorkingCalendar:
         self.override_names: dict[date, str] = dict(override_names or {})
         self.office_open = office_open
         self.office_close = office_close
-        self._holidays = vietnam_holidays()
         # Deadlines step through the same days again and again; a calendar is
         # never changed once built (a change builds a new one), so remember.
         self._working: dict[date, bool] = {}
@@ -89,7 +108,8 @@ class WorkingCalendar:
         """Whether government offices are open on ``day``."""
         known = self._working.get(day)
         if known is None:
-            known = self.overrides[day] if day in self.overrides else self._holidays.is_working_day(day)
+            known = self.overrides[day] if day in self.overrides else \
+                holidays_with_year(day.year).is_working_day(day)
             self._working[day] = known
         return known
 
@@ -98,7 +118,7 @@ class WorkingCalendar:
         if day in self.overrides:
             default = OVERRIDE_WORKED_NAME if self.overrides[day] else OVERRIDE_OFF_NAME
             return self.override_names.get(day) or default
-        return self._holidays.get(day)
+        return holidays_with_year(day.year).get(day)
 
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after ``day``."""

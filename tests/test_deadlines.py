@@ -416,3 +416,44 @@ def test_counting_back_over_tet_2026(calendar):
     assert calendar.subtract_working_days(date(2026, 2, 23), 0) == date(2026, 2, 23)
     # And it undoes add_working_days.
     assert calendar.subtract_working_days(calendar.add_working_days(date(2026, 2, 13), 5), 5) == date(2026, 2, 13)
+
+
+def test_two_threads_looking_up_a_new_year_at_once_both_see_its_holidays(monkeypatch):
+    """The holidays are shared by the process (gunicorn runs threads); the
+    package marks a year known before filling it in, so without the lock a
+    second thread could take Tết for a working day, and remember it."""
+    import sys
+    import threading
+
+    import holidays
+
+    from feedback import deadlines
+
+    reference = holidays.country_holidays("VN", language="vi", years=2027)
+    weekday_holidays = sorted(day for day in reference if day.weekday() < 5)
+    assert weekday_holidays  # Tết and the national days of 2027
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _trial in range(40):
+            deadlines.vietnam_holidays.cache_clear()
+            monkeypatch.setattr(deadlines, "_FILLED_YEARS", set())
+            calendar, seen, start = WorkingCalendar(), {}, threading.Barrier(2)
+
+            def first(calendar=calendar, start=start) -> None:
+                start.wait()
+                calendar.is_working_day(date(2027, 1, 4))
+
+            def second(calendar=calendar, start=start, seen=seen) -> None:
+                start.wait()
+                seen["working"] = [calendar.is_working_day(day) for day in weekday_holidays]
+
+            threads = [threading.Thread(target=first), threading.Thread(target=second)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            assert not any(seen["working"]), [d for d, w in zip(weekday_holidays, seen["working"], strict=True) if w]
+    finally:
+        sys.setswitchinterval(previous)
+        deadlines.vietnam_holidays.cache_clear()

@@ -71,6 +71,7 @@ def _b64(text: str) -> str:
     "not a cursor", "%%%", _b64("[]"), _b64('{"a": 1}'), _b64('["2026-03-02T01:00:00", 5]'),
     _b64('["tomorrow", 5]'), _b64('[null, "5"]'), _b64("[null, 0]"), _b64(f"[null, {2**64}]"),
     _b64("[null, true]"), base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    _b64('["9999-12-31T23:00:00-05:00", 1]'), _b64('["0001-01-01T00:00:00+05:00", 1]'),  # past the calendar in UTC
 ])
 def test_a_cursor_the_api_did_not_give_is_a_400_naming_it(client, world, cases, cursor):
     response = client.get("/api/v1/cases", query_string={"cursor": cursor}, headers=bearer(issue_token(world.desk)))
@@ -95,3 +96,10 @@ def test_the_inbox_says_more_than_the_cap_in_vietnamese_and_english(app, client,
     client.get("/lang/en")
     page = client.get("/staff/?per_page=2&page=4").get_data(as_text=True)
     assert "Page 4 of more than 5 items" in page and 'rel="next"' not in page
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_due_before_past_the_calendar_is_a_400_not_a_500(client, world, moment):
+    response = client.get("/api/v1/cases", query_string={"due_before": moment}, headers=bearer(issue_token(world.desk)))
+    assert response.status_code == 400
+    assert "due_before" in response.get_json()["error"]["fields"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, or_
@@ -58,7 +58,10 @@ def _due(value: Any) -> datetime | None:
         raise CursorError("not a deadline") from None
     if due.tzinfo is None:
         raise CursorError("deadline without a time zone")
-    return due
+    try:
+        return due.astimezone(UTC)  # as stored; a date at the edge of the calendar cannot be
+    except OverflowError:
+        raise CursorError("not a deadline") from None
 
 
 def page_after(query: Select, position: Position, per_page: int) -> tuple[list[Case], bool]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import request
@@ -88,8 +88,10 @@ def parse_datetime(raw: str) -> datetime:
     if not RFC3339.fullmatch(raw):
         raise ValueError("Must be an ISO 8601 date-time with offset, e.g. 2026-03-02T17:00:00+07:00.")
     try:
-        return datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError:
+        # In UTC, as stored: a moment past the calendar's edge once moved
+        # to UTC (9999-12-31T23:00-05:00) is not a real date either.
+        return datetime.fromisoformat(raw.replace("z", "Z")).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError("Must be a real date and time.") from None
 
 
