@@ -85,4 +85,7 @@ def paginate(query: Select, scalars: bool = True) -> Page:
     page, per_page = page_args()
     total, exact = capped_count(query)
     items, more = fetch_page(query, per_page, (page - 1) * per_page, scalars)
+    if not exact and items and not more:
+        # The last page, reached past the cap: here the total is known exactly.
+        total, exact = (page - 1) * per_page + len(items), True
     return Page(items=items, total=total, page=page, per_page=per_page, total_exact=exact, more=more)
