@@ -259,3 +259,13 @@ def test_agency_and_field_names_follow_the_page_language_where_an_english_name_w
     form = client.get("/submit?triage=scope").get_data(as_text=True)
     assert "Quy hoạch, xây dựng" in form and "Sở Xây dựng" in form
     assert "Planning and construction" not in form and "Department of Construction" not in form
+
+
+def test_staff_lists_name_the_field_in_english_on_english_pages(client, make, auth):
+    agency = make.agency(code="SO-XD", name="Sở Xây dựng", name_en="Department of Construction")
+    category = make.category(agency=agency, name="Quy hoạch, xây dựng", name_en="Planning and construction")
+    submitted_case(make, category=category)
+    auth.login(make.user("desk"))
+
+    queue = english_page(client, "/staff/desk")
+    assert "Planning and construction" in queue and "Quy hoạch, xây dựng" not in queue
