@@ -21,6 +21,7 @@ from datetime import timedelta
 from flask import Response, current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
 
 from .extensions import db
@@ -78,11 +79,22 @@ def record_failure(email: str) -> None:
         locked = db.session.execute(
             update(table).where(table.c.address_key == key, table.c.failures >= LOCK_AFTER)
             .values(failures=0, locked_until=now + LOCK_FOR)).rowcount == 1
-    db.session.execute(delete(table).where(table.c.last_failure_at < now - FORGET_AFTER,
-                                           table.c.address_key != key))
     db.session.commit()
+    _forget_old_failures(now)
     if locked:
         refuse_if_locked(email)
+
+
+def _forget_old_failures(now) -> None:
+    """Drop runs of failures whose last one is over a day old, in a
+    transaction of its own: a clean-up that meets another request's rows
+    (a lock wait, a deadlock) is simply left for the next failure to do, it
+    never turns a login answer into an error."""
+    try:
+        db.session.execute(delete(LoginAttempt).where(LoginAttempt.last_failure_at < now - FORGET_AFTER))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
 
 
 def record_success(email: str) -> None:
