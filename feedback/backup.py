@@ -27,7 +27,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -54,6 +54,9 @@ class BackupError(Exception):
 @dataclass
 class Manifest:
     data: dict
+    # Set by a restore: files of the archive's uploads/ that were not
+    # attachments and were left out.
+    skipped_uploads: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -241,8 +244,6 @@ def read_archive(archive: str | os.PathLike, into: Path) -> Manifest:
         path = into / name
         if not _safe_name(name) or not path.is_file():
             problems.append(f"{name}: missing")
-        elif name.startswith(f"{UPLOADS}/") and not valid_name(name[len(UPLOADS) + 1:]):
-            problems.append(f"{name}: not an attachment's stored name")
         elif path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
             problems.append(f"{name}: checksum mismatch")
     present = {p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file()} - {MANIFEST}
@@ -297,24 +298,32 @@ def restore_backup(archive: str | os.PathLike, confirm=None) -> Manifest:
                 target.close()
                 source.close()
         db.engine.dispose()
-        _restore_uploads(unpacked / UPLOADS)
+        manifest.skipped_uploads = _restore_uploads(unpacked / UPLOADS)
     return manifest
 
 
-def _restore_uploads(source: Path) -> None:
-    """Put every file of the archive's ``uploads/`` into the attachment
+def _restore_uploads(source: Path) -> list[str]:
+    """Put every attachment of the archive's ``uploads/`` into the attachment
     storage. A file already stored with other bytes is replaced by the
-    archive's (the restored database refers to those)."""
+    archive's in one step (the restored database refers to those). Files
+    that are not attachments (an older backup copied the whole uploads
+    folder, stray files included) are left out; their names are returned."""
     if not source.is_dir():
-        return
-    store = storage()
-    for path in sorted(p for p in source.iterdir() if p.is_file()):
+        return []
+    store, skipped = storage(), []
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        name = path.relative_to(source).as_posix()
+        if not valid_name(name):
+            skipped.append(name)
+            continue
         data = path.read_bytes()
-        if store.exists(path.name):
-            if store.read(path.name) == data:
+        if store.exists(name):
+            if store.read(name) == data:
                 continue
-            store.delete(path.name)
-        store.put(path.name, data)
+            store.put(name, data, replace=True)
+        else:
+            store.put(name, data)
+    return skipped
 
 
 # Commands ---------------------------------------------------------------------------
@@ -355,3 +364,6 @@ def backup_restore(archive: str, yes: bool) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"restored the database (revision {manifest.revision or 'none'}) "
                f"and {manifest.data.get('uploads', 0)} upload(s)")
+    if manifest.skipped_uploads:
+        click.echo(f"left out {len(manifest.skipped_uploads)} file(s) of the archive's uploads that are not "
+                   f"attachments: {', '.join(manifest.skipped_uploads[:10])}")

@@ -47,9 +47,10 @@ class AttachmentStorage(Protocol):
     taken, so one attachment can never replace another's bytes.
     """
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: bytes, *, replace: bool = False) -> None:
         """Store ``data`` under ``name``, whole or not at all; ``FileExistsError``
-        if the name is taken."""
+        if the name is taken, unless ``replace`` (only a restore does that): then
+        the old bytes are swapped for the new in one step, never missing."""
 
     def open(self, name: str) -> BinaryIO:
         """The file for reading; ``FileNotFoundError`` if there is none."""
@@ -97,7 +98,7 @@ class LocalFolderStorage:
             raise ValueError(f"not a stored attachment name: {name!r}")
         return self.folder / name
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: bytes, *, replace: bool = False) -> None:
         final = self._path(name)
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f".{name}.{secrets.token_hex(4)}.tmp"
@@ -110,7 +111,10 @@ class LocalFolderStorage:
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            os.link(temporary, final)  # FileExistsError: never overwrite another file
+            if replace:
+                os.replace(temporary, final)  # atomic: the old file or the new, never neither
+            else:
+                os.link(temporary, final)  # FileExistsError: never overwrite another file
         finally:
             temporary.unlink(missing_ok=True)
         self._sync_folder()

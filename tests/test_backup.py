@@ -225,3 +225,34 @@ def test_a_database_at_another_revision_is_refused_unless_empty(sqlite_archive, 
         result = target.test_cli_runner().invoke(args=["backup", "restore", str(sqlite_archive), "--yes"])
         assert result.exit_code != 0 and "revision 0000older" in result.output
         assert "empty database" in result.output
+
+
+def test_an_older_archive_with_a_stray_file_in_uploads_restores_and_says_what_it_left_out(sqlite_archive, tmp_path):
+    """Backups before the attachment storage copied the whole uploads folder,
+    stray files included: such an archive restores its attachments and names
+    what it left out, instead of being refused."""
+    import hashlib
+
+    stray = b"a note an operator left in the folder"
+    older = tmp_path / "older.tar.gz"
+    with tarfile.open(sqlite_archive) as source, tarfile.open(older, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member).read() if member.isfile() else None
+            if member.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["files"].append({"path": "uploads/.gitkeep", "size": len(stray),
+                                          "sha256": hashlib.sha256(stray).hexdigest()})
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+        info = tarfile.TarInfo("uploads/.gitkeep")
+        info.size = len(stray)
+        target.addfile(info, io.BytesIO(stray))
+
+    target = app_for(f"sqlite:///{tmp_path / 'target.db'}", tmp_path / "uploads-dst", tmp_path / "mail")
+    with pushed(target):
+        result = target.test_cli_runner().invoke(args=["backup", "restore", str(older), "--yes"])
+        assert result.exit_code == 0, result.output
+        assert "left out 1 file(s)" in result.output and ".gitkeep" in result.output
+        stored = {attachment.stored_name for attachment in db.session.execute(select(Attachment)).scalars()}
+    assert stored and set(files_in(tmp_path / "uploads-dst")) == stored

@@ -42,8 +42,8 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
 
-    def put(self, name: str, data: bytes) -> None:
-        if name in self.blobs:
+    def put(self, name: str, data: bytes, *, replace: bool = False) -> None:
+        if name in self.blobs and not replace:
             raise FileExistsError(name)
         self.blobs[name] = bytes(data)
 
@@ -270,3 +270,21 @@ def test_backup_and_restore_read_and_write_only_through_the_storage(tmp_path):
         assert "2 upload(s)" in result.output
     assert len(kept.blobs) == 2 and restored.blobs == kept.blobs
     assert not (tmp_path / "no-uploads-here").exists()
+
+
+def test_a_restore_replaces_a_stored_file_in_one_step(folder, monkeypatch):
+    """``replace=True`` (only a restore asks for it) swaps the bytes with one
+    rename: at no moment is the name missing, and no temporary file stays."""
+    folder.put(NAME, b"what the disk held")
+    renames = []
+    real_replace = os.replace
+
+    def watched_replace(source, target):
+        assert folder.read(NAME) == b"what the disk held"  # still there until the swap
+        renames.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", watched_replace)
+    folder.put(NAME, b"what the backup held", replace=True)
+    assert folder.read(NAME) == b"what the backup held" and len(renames) == 1
+    assert everything_in(folder.folder) == [NAME]
