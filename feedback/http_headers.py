@@ -14,10 +14,13 @@
 - Published answers (the list and each answer) are the same for every
   anonymous visitor: answered with an ``ETag`` (a hash of the page), a
   conditional GET with that tag gets ``304 Not Modified``, and
-  ``Cache-Control: public, max-age=300`` with ``Vary: Cookie`` (the language
-  may come from the session). Only when nothing is personal: nobody logged
-  in, no cookie being set, a 200. Everything else keeps no cache header or
-  ``no-store`` as above.
+  ``Cache-Control: public, max-age=300`` with ``Vary: Cookie``, so a shared
+  cache never hands that copy to a request that carries a cookie (a chosen
+  language lives in the session). Only when nothing is personal: nobody
+  logged in, no cookie being set, a 200. A visitor with a session is
+  answered with its cookie renewed, so in practice only visitors without
+  one (the default language) get cacheable pages. Everything else keeps no
+  cache header or ``no-store`` as above.
 - No server version: the development server (``flask run``) says
   ``Server: feedback`` instead of its Werkzeug and Python versions; gunicorn
   sends ``Server: gunicorn`` without a version (docs/security.md).
