@@ -36,6 +36,16 @@ def get(url: str, **headers) -> tuple[int, dict, str]:
         return error.code, dict(error.headers), error.read().decode()
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Stop gunicorn as systemd does (SIGTERM), killing it if it hangs."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
 def gunicorn(tmp_path):
     database = f"sqlite:///{tmp_path / 'feedback.db'}"
@@ -66,12 +76,7 @@ def gunicorn(tmp_path):
             time.sleep(0.2)
         yield base, tmp_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def healthz_count(text: str) -> float:
@@ -133,9 +138,4 @@ def test_a_long_streamed_response_outlives_the_worker_timeout(tmp_path):
         assert body.splitlines() == [f"row {n}" for n in range(24)]  # every row, none cut off
         assert "WORKER TIMEOUT" not in (tmp_path / "gunicorn.log").read_text()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
