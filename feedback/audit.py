@@ -26,12 +26,13 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import AuditLog, User, utcnow
+from .models import AuditHead, AuditLog, User, utcnow
 
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises
 # appends to the chain (held until the appending transaction ends).
 CHAIN_LOCK_KEY = 0x61756469  # "audi"
 GENESIS = ""  # the "previous hash" of the first row
+HEAD_ID = 1  # the one row of audit_head
 HASHED_FIELDS = ("id", "at", "user_id", "action", "case_id", "detail", "ip", "prev_hash")
 
 
@@ -93,7 +94,19 @@ def record_audit(action: str, case_id: int | None = None, detail: dict[str, Any]
                    case_id=case_id, detail=stored_detail, ip=ip[:64], prev_hash=head_hash)
     row.hash = row_hash(row)
     db.session.add(row)
+    _move_head(row)
     return row
+
+
+def _move_head(row: AuditLog) -> None:
+    """Point the chain's head at ``row``, in the same transaction (see AuditHead)."""
+    pending = [obj for obj in db.session.new if isinstance(obj, AuditHead)]
+    with db.session.no_autoflush:
+        head = pending[0] if pending else db.session.get(AuditHead, HEAD_ID)
+    if head is None:
+        db.session.add(AuditHead(id=HEAD_ID, last_id=row.id, last_hash=row.hash))
+    else:
+        head.last_id, head.last_hash = row.id, row.hash
 
 
 # Verification -------------------------------------------------------------------------
@@ -128,12 +141,34 @@ def check_rows(rows: Iterable[AuditLog]) -> ChainReport:
 
 
 def verify_chain() -> ChainReport:
-    """Check the whole audit log, reading it in chunks."""
+    """Check the whole audit log, reading it in chunks, then its end against
+    the recorded head: rows deleted from the end leave no gap behind them."""
     rows = db.session.execute(select(AuditLog).order_by(AuditLog.id).execution_options(yield_per=1000)).scalars()
     try:
-        return check_rows(rows)
+        report = check_rows(rows)
     finally:
         rows.close()
+    if not report.ok:
+        return report
+    return check_head(report, db.session.get(AuditHead, HEAD_ID),
+                      db.session.execute(select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1))
+                      .first())
+
+
+def check_head(report: ChainReport, head: AuditHead | None, last) -> ChainReport:
+    """An intact chain must end where the head says (``last``: the newest
+    row's id and hash, or None for an empty log)."""
+    if head is None:
+        if last is None:
+            return report
+        return ChainReport(False, report.rows, last.id, "the record of the chain's newest row was deleted")
+    if last is None or last.id < head.last_id:
+        first_missing = (last.id if last is not None else 0) + 1
+        missing = f"{first_missing}" if first_missing == head.last_id else f"{first_missing}–{head.last_id}"
+        return ChainReport(False, report.rows, first_missing, f"the newest row(s) {missing} were deleted")
+    if last.id != head.last_id or last.hash != head.last_hash:
+        return ChainReport(False, report.rows, last.id, "the chain does not end at its recorded newest row")
+    return report
 
 
 # Append-only -------------------------------------------------------------------------

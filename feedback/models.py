@@ -647,6 +647,21 @@ class AuditLog(db.Model):
     case: Mapped[Case | None] = relationship()
 
 
+class AuditHead(db.Model):
+    """The audit chain's newest row as last appended (one row, id 1): its id
+    and hash, moved forward in the same transaction as each append. Rows
+    deleted from the end of the log leave the chain itself consistent; the
+    head still names the row that should end it, so ``flask audit verify``
+    reports them. Migration 0013 adds database triggers that refuse to
+    change or delete audit rows and to move the head backwards."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
 class SubmissionKey(db.Model):
     """A one-time form token or API Idempotency-Key and what it produced."""
 

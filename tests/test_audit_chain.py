@@ -70,6 +70,25 @@ def test_the_first_row_deleted_is_found_too(runner, log):
     assert f"BROKEN at audit row {log[1]}" in verify(runner).output
 
 
+def test_the_newest_rows_deleted_are_found_by_the_recorded_head(runner, log):
+    """Cutting rows off the end leaves a consistent chain; the head, moved in
+    the same transaction as each append, still names the row it should end at."""
+    run_sql("DELETE FROM audit_log WHERE id >= :id", id=log[3])
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert f"BROKEN at audit row {log[3]}: the newest row(s) {log[3]}–{log[4]} were deleted" in result.output
+
+
+def test_the_whole_log_deleted_is_found_too(runner, log):
+    run_sql("DELETE FROM audit_log")
+    assert f"the newest row(s) {log[0]}–{log[4]} were deleted" in verify(runner).output
+
+
+def test_deleting_the_head_record_itself_is_found(runner, log):
+    run_sql("DELETE FROM audit_head")
+    assert f"BROKEN at audit row {log[4]}: the record of the chain's newest row was deleted" in verify(runner).output
+
+
 def test_the_application_cannot_change_or_delete_an_audit_row(log):
     row = db.session.get(AuditLog, log[0])
     row.detail = {"n": 42}

@@ -43,6 +43,37 @@ def assert_upgrade_matches_models(url: str) -> None:
     assert set(db.metadata.tables) <= tables
     seeded = flask("seed-demo", database_url=url)
     assert seeded.returncode == 0, seeded.stderr
+    assert_the_database_keeps_the_audit_log_append_only(url)
+
+
+def assert_the_database_keeps_the_audit_log_append_only(url: str) -> None:
+    """Migration 0013's triggers: a hand at the SQL prompt cannot change or
+    delete audit rows, nor move the recorded head backwards; the log the
+    demo wrote verifies."""
+    verified = flask("audit", "verify", database_url=url)
+    assert verified.returncode == 0 and "chain intact" in verified.stdout, verified.stdout + verified.stderr
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    refused = [
+        "UPDATE audit_log SET action = 'x'",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_head",
+        "UPDATE audit_head SET last_id = last_id - 1",
+    ] + (["TRUNCATE audit_log CASCADE"] if url.startswith("postgresql") else [])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+            assert rows > 0
+            for statement in refused:
+                try:
+                    conn.execute(text(statement))
+                except Exception as exc:  # the driver's own error class
+                    assert "append-only" in str(exc) or "only moves forward" in str(exc), statement
+                    conn.rollback()
+                else:
+                    raise AssertionError(f"the database accepted: {statement}")
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == rows
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_from_empty_on_sqlite(tmp_path):
