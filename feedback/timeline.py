@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from .deadlines import load_calendar
 from .extensions import db
-from .models import Agency, Case, Status, utcnow
+from .models import Agency, Case, Status, localized, utcnow
 
 EVENT_LABELS = {
     "submitted": _l("Đã tiếp nhận phản ánh, kiến nghị"),
@@ -55,8 +55,8 @@ def public_timeline(case: Case, with_notes: bool = False) -> list[TimelineEntry]
     may hold personal data) only for the private page."""
     events = [e for e in case.events if e.public]
     codes = {e.data.get("agency") or e.data.get("to") for e in events if e.data} - {None}
-    names = dict(db.session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(codes))).all()) \
-        if codes else {}
+    names = {code: localized(name, name_en) for code, name, name_en in db.session.execute(
+        select(Agency.code, Agency.name, Agency.name_en).where(Agency.code.in_(codes)))} if codes else {}
     entries = []
     for event in events:
         data = event.data or {}

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case as when
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..access import case_by_code
@@ -89,7 +89,8 @@ def lookup():
     code = (request.args.get("code") or "").strip().upper()[:40]
     if not code:
         return render_template("public/lookup.html", code="", case=None)
-    case = case_by_code(code)
+    # The agency shown and the timeline, loaded with the case: two queries.
+    case = case_by_code(code, select(Case).options(joinedload(Case.agency), selectinload(Case.events)))
     if case is None:
         return render_template("public/lookup.html", code=code, case=None, not_found=True), 404
     return render_template("public/lookup.html", code=code, case=case, deadline=current_deadline(case),
