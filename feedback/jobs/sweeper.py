@@ -78,7 +78,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
         .order_by(Notification.queued_at, Notification.id).limit(SWEEP_BATCH)).all()
     report.expired_keys = _expire_idempotency_keys(now)
     db.session.commit()
-    report.dispatched = dispatch([tuple(row) for row in due], now)
+    report.dispatched = dispatch([(row.id, row.attempts) for row in due], now)
     report.requeued = _requeue_vanished([row.id for row in stale], now)
     return report
 
