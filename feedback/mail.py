@@ -202,10 +202,11 @@ def format_when(value: str | datetime | date | None, with_time: bool = True) -> 
     if not value:
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.strftime("%H:%M %d/%m/%Y") if with_time else value.strftime("%d/%m/%Y")
     if isinstance(value, datetime):
