@@ -68,10 +68,10 @@ def record_failure(email: str) -> None:
     table = LoginAttempt.__table__
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(address_key=key, failures=1, last_failure_at=now)
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[table.c.address_key],
         set_={"failures": table.c.failures + 1, "last_failure_at": now}).returning(table.c.failures)
-    failures = db.session.execute(statement).scalar_one()
+    failures = db.session.execute(upsert).scalar_one()
     locked = False
     if failures >= LOCK_AFTER:
         # Only the request whose failure reached the limit sets the lock; the

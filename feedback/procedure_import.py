@@ -125,7 +125,7 @@ def _read(data: bytes) -> list[tuple[int, dict[str, str]]]:
     if missing:
         raise ImportRefused(_l("Dòng tiêu đề phải có các cột: code, title, category, agency, legal_document, "
                                "link (thiếu: %(missing)s).", missing=", ".join(missing)))
-    rows = []
+    rows: list[tuple[int, dict[str, str]]] = []
     try:
         for values in reader:
             if not any(value.strip() for value in values):
@@ -140,7 +140,7 @@ def _read(data: bytes) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _by_code(model: type) -> dict[str, Any]:
+def _by_code(model: type[Category | Agency | Procedure]) -> dict[str, Any]:
     return {row.code.lower(): row for row in db.session.execute(select(model)).scalars()}
 
 

@@ -203,7 +203,7 @@ def _median_days(scope: Select, start: datetime, end: datetime, key) -> Grouped:
 
 def _complete(values: dict[str, Any]) -> dict[str, Any]:
     """Zeros for missing counts, and the rates (None when nothing to measure)."""
-    figures = {name: int(values.get(name) or 0) for name in COUNT_KEYS}
+    figures: dict[str, Any] = {name: int(values.get(name) or 0) for name in COUNT_KEYS}
     measured = figures["on_time"] + figures["late"]
     figures["on_time_rate"] = figures["on_time"] / measured if measured else None
     figures["satisfaction_rate"] = figures["satisfied"] / figures["ratings"] if figures["ratings"] else None
@@ -352,7 +352,7 @@ def rules_that_hurt(user: User, start: datetime, end: datetime, agency_id: int |
     if not rows:
         return rows
     before = start - (end - start)
-    previous = dict(db.session.execute(_columns(scope, Case.procedure_id, func.count()).where(
+    previous: dict[int, int] = dict(db.session.execute(_columns(scope, Case.procedure_id, func.count()).where(
         Case.received_at >= before, Case.received_at < start,
         Case.procedure_id.in_([row["id"] for row in rows]),
     ).group_by(Case.procedure_id)).all())
