@@ -17,9 +17,10 @@ import hashlib
 import hmac
 import math
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import Response, current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
@@ -76,9 +77,10 @@ def record_failure(email: str) -> None:
     if failures >= LOCK_AFTER:
         # Only the request whose failure reached the limit sets the lock; the
         # next lock needs LOCK_AFTER new failures.
-        locked = db.session.execute(
+        # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed as Result.
+        locked = cast("CursorResult[Any]", db.session.execute(
             update(table).where(table.c.address_key == key, table.c.failures >= LOCK_AFTER)
-            .values(failures=0, locked_until=now + LOCK_FOR)).rowcount == 1
+            .values(failures=0, locked_until=now + LOCK_FOR))).rowcount == 1
     db.session.commit()
     _forget_old_failures(now)
     if locked:

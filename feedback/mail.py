@@ -111,7 +111,7 @@ def channel_for(notification: Notification) -> Channel:
     factory = _CHANNELS.get(notification.channel)
     if factory is None:
         raise PermanentFailure(f"no channel named {notification.channel!r}")
-    return factory(current_app._get_current_object())
+    return factory(current_app._get_current_object())  # type: ignore[attr-defined]  # current_app is a LocalProxy typed as Flask
 
 
 # Rendering -----------------------------------------------------------------
@@ -265,7 +265,7 @@ class Mailbox(list):
 
 def memory_mailbox(app: Flask | None = None) -> Mailbox:
     """The app's in-memory mailbox (``MAIL_BACKEND = "memory"``)."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is a LocalProxy typed as Flask
     return app.extensions.setdefault("feedback_mailbox", Mailbox())
 
 

@@ -17,7 +17,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -140,7 +140,10 @@ def _read(data: bytes) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _by_code(model: type[Category | Agency | Procedure]) -> dict[str, Any]:
+_Coded = TypeVar("_Coded", Category, Agency, Procedure)
+
+
+def _by_code(model: type[_Coded]) -> dict[str, Any]:
     return {row.code.lower(): row for row in db.session.execute(select(model)).scalars()}
 
 

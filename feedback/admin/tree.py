@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-Node = TypeVar("Node")
+
+class TreeNode(Protocol):
+    """What the helpers read: an agency or a category."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
+
+
+Node = TypeVar("Node", bound=TreeNode)
 
 
 def walk(nodes: Iterable[Node], sort_key: Callable[[Node], object]) -> list[tuple[Node, int]]:
