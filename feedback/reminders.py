@@ -36,8 +36,10 @@ scan closes the case through the workflow, each case in its own transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, insert, or_, select
@@ -369,7 +371,7 @@ def _claim_digest(user: User, today: date, now: datetime) -> bool:
     return True
 
 
-def _file_digest(user: User, rows: list, agency_names: dict[int, str], today: date, now: datetime) -> None:
+def _file_digest(user: User, rows: Sequence[Any], agency_names: dict[int, str], today: date, now: datetime) -> None:
     base = current_app.config["BASE_URL"].rstrip("/")
     cases = [{"code": r.code, "title": r.title, "due": r.next_due.isoformat(), "overdue": r.next_due < now,
               "agency": agency_names.get(r.agency_id, ""), "url": f"{base}/staff/cases/{r.code}"}

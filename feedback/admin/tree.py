@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 class TreeNode(Protocol):
@@ -20,7 +20,7 @@ class TreeNode(Protocol):
 Node = TypeVar("Node", bound=TreeNode)
 
 
-def walk(nodes: Iterable[Node], sort_key: Callable[[Node], object]) -> list[tuple[Node, int]]:
+def walk(nodes: Iterable[Node], sort_key: Callable[[Node], Any]) -> list[tuple[Node, int]]:
     """Every node once, depth first, each with its depth (0 for a root).
 
     A node whose parent is missing from ``nodes`` is shown as a root, and a
