@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from flask import Response, current_app
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
@@ -66,7 +66,7 @@ def record_failure(email: str) -> None:
     """Count a wrong password for ``email``; the LOCK_AFTER-th in a row locks
     the address for LOCK_FOR, and says so."""
     now, key = utcnow(), address_key(email)
-    table = LoginAttempt.__table__
+    table = cast(Table, LoginAttempt.__table__)  # typed as FromClause; a mapped class's is a Table
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(address_key=key, failures=1, last_failure_at=now)
     upsert = statement.on_conflict_do_update(

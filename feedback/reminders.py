@@ -39,10 +39,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, insert, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -213,7 +213,7 @@ def _file_reminders(wanted: list[tuple], recipients: _Recipients, now: datetime)
         filed.append(Filed(case.code, kind, step, user.email))
     if links:
         db.session.flush()
-        table = ReminderDelivery.__table__
+        table = cast(Table, ReminderDelivery.__table__)  # typed as FromClause; a mapped class's is a Table
         db.session.execute(table.update().where(table.c.id == bindparam("delivery"))
                            .values(notification_id=bindparam("notification")),
                            [{"delivery": d, "notification": n.id} for d, n in links])
@@ -230,7 +230,7 @@ def claim_reminder_keys(keys: list[tuple], now: datetime) -> dict[tuple, int]:
     """
     if not keys:
         return {}
-    table = ReminderDelivery.__table__
+    table = cast(Table, ReminderDelivery.__table__)  # typed as FromClause; a mapped class's is a Table
     rows = [dict(zip(_KEY, key, strict=False), created_at=now) for key in keys]
     dialect = db.session.get_bind().dialect.name
     claimed: dict[tuple, int] = {}

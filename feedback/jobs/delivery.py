@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
-from sqlalchemy import CursorResult, and_, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
 
 from ..extensions import db
 from ..mail import DeliveryError, TemporaryFailure, channel_for
@@ -86,7 +86,7 @@ def dispatch(rows: list[tuple[int, int]], now: datetime | None = None) -> int:
 def _mark_queued(rows: list[tuple[int, int]], now: datetime | None) -> None:
     # Compare-and-set on attempts: a worker that already took the row (and
     # maybe scheduled a retry) must not have it marked queued again.
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)  # typed as FromClause; a mapped class's is a Table
     statement = (table.update()
                  .where(table.c.id == bindparam("nid"), table.c.status == "pending",
                         table.c.attempts == bindparam("seen"))
@@ -171,7 +171,7 @@ def _claim(notification_id: int, now: datetime) -> int | None:
     A queued row was found due by whoever queued it; a pending row is only
     taken once its retry time has come.
     """
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)  # typed as FromClause; a mapped class's is a Table
     attempt = db.session.execute(
         table.update()
         .where(table.c.id == notification_id,
