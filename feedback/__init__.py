@@ -60,7 +60,7 @@ def translate_templates_cheaply(app: Flask) -> None:
     def npgettext(context, msgctxt, singular, plural, n):
         return catalogue(context).unpgettext(msgctxt, singular, plural, n)
 
-    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext,
+    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext,  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
                                             npgettext=npgettext)
 
     @app.context_processor

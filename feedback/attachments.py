@@ -96,7 +96,7 @@ def check_uploads(files: Iterable) -> tuple[list[Upload], list[str]]:
     """
     config = current_app.config
     limit, most = config["MAX_ATTACHMENT_BYTES"], config["MAX_ATTACHMENTS"]
-    chosen = [f for f in files if f is not None and getattr(f, "filename", "")]
+    chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
     uploads: list[Upload] = []
     errors: list[str] = []
     if len(chosen) > most:

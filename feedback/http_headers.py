@@ -27,6 +27,8 @@
 """
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask, Response, g, request, session
 from flask_login import current_user
 from sqlalchemy import inspect
@@ -79,7 +81,8 @@ def public_cache(response: Response) -> Response:
     response.add_etag()
     response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
     response.vary.add("Cookie")
-    return response.make_conditional(request)
+    # Werkzeug types the result as its own Response; it returns ``self``.
+    return cast(Response, response.make_conditional(request))
 
 
 class SecureCookiesOverHttps:

@@ -17,9 +17,10 @@ import hashlib
 import hmac
 import math
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import Response, current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
@@ -65,20 +66,21 @@ def record_failure(email: str) -> None:
     """Count a wrong password for ``email``; the LOCK_AFTER-th in a row locks
     the address for LOCK_FOR, and says so."""
     now, key = utcnow(), address_key(email)
-    table = LoginAttempt.__table__
+    table = cast(Table, LoginAttempt.__table__)  # typed as FromClause; a mapped class's is a Table
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(address_key=key, failures=1, last_failure_at=now)
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[table.c.address_key],
         set_={"failures": table.c.failures + 1, "last_failure_at": now}).returning(table.c.failures)
-    failures = db.session.execute(statement).scalar_one()
+    failures = db.session.execute(upsert).scalar_one()
     locked = False
     if failures >= LOCK_AFTER:
         # Only the request whose failure reached the limit sets the lock; the
         # next lock needs LOCK_AFTER new failures.
-        locked = db.session.execute(
+        # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed as Result.
+        locked = cast("CursorResult[Any]", db.session.execute(
             update(table).where(table.c.address_key == key, table.c.failures >= LOCK_AFTER)
-            .values(failures=0, locked_until=now + LOCK_FOR)).rowcount == 1
+            .values(failures=0, locked_until=now + LOCK_FOR))).rowcount == 1
     db.session.commit()
     _forget_old_failures(now)
     if locked:

@@ -111,7 +111,7 @@ def channel_for(notification: Notification) -> Channel:
     factory = _CHANNELS.get(notification.channel)
     if factory is None:
         raise PermanentFailure(f"no channel named {notification.channel!r}")
-    return factory(current_app._get_current_object())
+    return factory(current_app._get_current_object())  # type: ignore[attr-defined]  # current_app is a LocalProxy typed as Flask
 
 
 # Rendering -----------------------------------------------------------------
@@ -202,10 +202,11 @@ def format_when(value: str | datetime | date | None, with_time: bool = True) -> 
     if not value:
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.strftime("%H:%M %d/%m/%Y") if with_time else value.strftime("%d/%m/%Y")
     if isinstance(value, datetime):
@@ -264,7 +265,7 @@ class Mailbox(list):
 
 def memory_mailbox(app: Flask | None = None) -> Mailbox:
     """The app's in-memory mailbox (``MAIL_BACKEND = "memory"``)."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is a LocalProxy typed as Flask
     return app.extensions.setdefault("feedback_mailbox", Mailbox())
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .extensions import Model
 
 
 def localized(name: str, name_en: str | None) -> str:
@@ -144,7 +144,7 @@ class Classification(str, enum.Enum):
     outside_competence = "outside_competence"
 
 
-class Agency(db.Model):
+class Agency(Model):
     __tablename__ = "agency"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -171,7 +171,7 @@ class Agency(db.Model):
         return f"<Agency {self.code}>"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,7 +229,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-class Category(db.Model):
+class Category(Model):
     """A field (lĩnh vực) with its default agency and deadline policy.
 
     The ``*_days`` columns override the configured defaults when set.
@@ -259,7 +259,7 @@ class Category(db.Model):
         return localized(self.name, self.name_en)
 
 
-class Procedure(db.Model):
+class Procedure(Model):
     """An administrative procedure or legal document a case can be about."""
 
     __tablename__ = "procedure"
@@ -281,7 +281,7 @@ class Procedure(db.Model):
     agency: Mapped[Agency | None] = relationship()
 
 
-class Case(db.Model):
+class Case(Model):
     __tablename__ = "case"
     __table_args__ = (
         Index("ix_case_agency_status_next_due", "agency_id", "status", "next_due"),
@@ -428,7 +428,7 @@ def deadline_order() -> tuple:
     return (Case.next_due.asc().nulls_last(), Case.id.asc())
 
 
-class CaseEvent(db.Model):
+class CaseEvent(Model):
     """Append-only timeline entry: who did what, when, from which status."""
 
     __tablename__ = "case_event"
@@ -456,7 +456,7 @@ class CaseEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -472,7 +472,7 @@ class Attachment(db.Model):
     case: Mapped[Case] = relationship(back_populates="attachments")
 
 
-class ErasureRequest(db.Model):
+class ErasureRequest(Model):
     """A sender's request to erase the personal data of a final case, until
     the desk confirms (the case is anonymised) or refuses it with a reason."""
 
@@ -490,7 +490,7 @@ class ErasureRequest(db.Model):
     decided_by: Mapped[User | None] = relationship()
 
 
-class Notification(db.Model):
+class Notification(Model):
     """The outbox: written in the same transaction as the change it reports."""
 
     __tablename__ = "notification"
@@ -519,7 +519,7 @@ class Notification(db.Model):
     case: Mapped[Case | None] = relationship()
 
 
-class ReminderDelivery(db.Model):
+class ReminderDelivery(Model):
     """One row per reminder ever filed; the unique key makes re-scans harmless."""
 
     __tablename__ = "reminder_delivery"
@@ -540,7 +540,7 @@ class ReminderDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DigestDelivery(db.Model):
+class DigestDelivery(Model):
     """One morning digest per recipient and local day, whatever runs twice."""
 
     __tablename__ = "digest_delivery"
@@ -557,7 +557,7 @@ class DigestDelivery(db.Model):
 LOW_RATING_LEVEL = 2
 
 
-class Rating(db.Model):
+class Rating(Model):
     """The citizen's rating, stored with what answered it so reports can slice."""
 
     __tablename__ = "rating"
@@ -589,7 +589,7 @@ class Rating(db.Model):
         return or_(cls.level <= LOW_RATING_LEVEL, cls.resolved == "no")
 
 
-class CalendarOverride(db.Model):
+class CalendarOverride(Model):
     """An announced swap the holidays package does not know yet."""
 
     __tablename__ = "calendar_override"
@@ -600,7 +600,7 @@ class CalendarOverride(db.Model):
     name: Mapped[str] = mapped_column(String(255), default="")
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -624,7 +624,7 @@ class ApiToken(db.Model):
         return self.scope != "write"
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """One audited action. Append-only: rows form a hash chain (``prev_hash``
     is the previous row's ``hash``; ``hash`` covers this row's content), built
     by ``feedback.audit.record_audit`` and checked by ``flask audit verify``.
@@ -647,7 +647,7 @@ class AuditLog(db.Model):
     case: Mapped[Case | None] = relationship()
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """The audit chain's newest row as last appended (one row, id 1): its id
     and hash, moved forward in the same transaction as each append. Rows
     deleted from the end of the log leave the chain itself consistent; the
@@ -662,7 +662,7 @@ class AuditHead(db.Model):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
-class SubmissionKey(db.Model):
+class SubmissionKey(Model):
     """A one-time form token or API Idempotency-Key and what it produced."""
 
     __tablename__ = "submission_key"
@@ -675,7 +675,7 @@ class SubmissionKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class DailyCounter(db.Model):
+class DailyCounter(Model):
     """Per-day sequence for human-readable case codes (PAKN.YYYYMMDD.NNNN)."""
 
     __tablename__ = "daily_counter"
@@ -684,7 +684,7 @@ class DailyCounter(db.Model):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """Consecutive wrong passwords given for one e-mail address, and the lock
     they set (feedback/login_guard.py). Kept for every address tried, whether
     or not it has an account, so a lock tells nothing about the address; the

@@ -17,7 +17,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -125,7 +125,7 @@ def _read(data: bytes) -> list[tuple[int, dict[str, str]]]:
     if missing:
         raise ImportRefused(_l("Dòng tiêu đề phải có các cột: code, title, category, agency, legal_document, "
                                "link (thiếu: %(missing)s).", missing=", ".join(missing)))
-    rows = []
+    rows: list[tuple[int, dict[str, str]]] = []
     try:
         for values in reader:
             if not any(value.strip() for value in values):
@@ -140,7 +140,10 @@ def _read(data: bytes) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _by_code(model: type) -> dict[str, Any]:
+_Coded = TypeVar("_Coded", Category, Agency, Procedure)
+
+
+def _by_code(model: type[_Coded]) -> dict[str, Any]:
     return {row.code.lower(): row for row in db.session.execute(select(model)).scalars()}
 
 

@@ -36,11 +36,13 @@ scan closes the case through the workflow, each case in its own transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, insert, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -211,7 +213,7 @@ def _file_reminders(wanted: list[tuple], recipients: _Recipients, now: datetime)
         filed.append(Filed(case.code, kind, step, user.email))
     if links:
         db.session.flush()
-        table = ReminderDelivery.__table__
+        table = cast(Table, ReminderDelivery.__table__)  # typed as FromClause; a mapped class's is a Table
         db.session.execute(table.update().where(table.c.id == bindparam("delivery"))
                            .values(notification_id=bindparam("notification")),
                            [{"delivery": d, "notification": n.id} for d, n in links])
@@ -228,7 +230,7 @@ def claim_reminder_keys(keys: list[tuple], now: datetime) -> dict[tuple, int]:
     """
     if not keys:
         return {}
-    table = ReminderDelivery.__table__
+    table = cast(Table, ReminderDelivery.__table__)  # typed as FromClause; a mapped class's is a Table
     rows = [dict(zip(_KEY, key, strict=False), created_at=now) for key in keys]
     dialect = db.session.get_bind().dialect.name
     claimed: dict[tuple, int] = {}
@@ -369,7 +371,7 @@ def _claim_digest(user: User, today: date, now: datetime) -> bool:
     return True
 
 
-def _file_digest(user: User, rows: list, agency_names: dict[int, str], today: date, now: datetime) -> None:
+def _file_digest(user: User, rows: Sequence[Any], agency_names: dict[int, str], today: date, now: datetime) -> None:
     base = current_app.config["BASE_URL"].rstrip("/")
     cases = [{"code": r.code, "title": r.title, "due": r.next_due.isoformat(), "overdue": r.next_due < now,
               "agency": agency_names.get(r.agency_id, ""), "url": f"{base}/staff/cases/{r.code}"}

@@ -73,14 +73,15 @@ def _apply(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
     return changed
 
 
-def _code_taken(model: type, code: str, own_id: int | None = None) -> bool:
+def _code_taken(model: type[Agency | Category | Procedure], code: str, own_id: int | None = None) -> bool:
     query = select(model.id).where(func.lower(model.code) == code.lower())
     if own_id is not None:
         query = query.where(model.id != own_id)
     return db.session.execute(query).first() is not None
 
 
-def _check_parent(model: type, node_id: int | None, parent_id: int | None, cycle_message: Any) -> None:
+def _check_parent(model: type[Agency | Category], node_id: int | None, parent_id: int | None,
+                  cycle_message: Any) -> None:
     if parent_id is None:
         return
     if db.session.get(model, parent_id) is None:

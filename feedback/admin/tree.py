@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TypeVar
-
-Node = TypeVar("Node")
+from typing import Any, Protocol, TypeVar
 
 
-def walk(nodes: Iterable[Node], sort_key: Callable[[Node], object]) -> list[tuple[Node, int]]:
+class TreeNode(Protocol):
+    """What the helpers read: an agency or a category."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
+
+
+Node = TypeVar("Node", bound=TreeNode)
+
+
+def walk(nodes: Iterable[Node], sort_key: Callable[[Node], Any]) -> list[tuple[Node, int]]:
     """Every node once, depth first, each with its depth (0 for a root).
 
     A node whose parent is missing from ``nodes`` is shown as a root, and a

@@ -39,7 +39,8 @@ DIGITS = re.compile(r"\d{1,9}")
 
 def query_args(fields: Mapping[str, Field]) -> dict[str, Any]:
     """Typed query-string values (None when absent); 400 naming each bad one."""
-    errors, values = {}, {}
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for name, field in fields.items():
         raw = request.args.get(name)
         if raw is None:

@@ -188,10 +188,10 @@ def query_parameters(fields: Mapping[str, Field]) -> list[dict[str, Any]]:
 
 CODE_PARAMETER = {"name": "code", "in": "path", "required": True,
                   "schema": {"type": "string", "maxLength": 32}, "description": "The case code."}
-PUBLIC = [{}]
-STAFF = [{"bearer": []}]
-STAFF_OR_SENDER = [{"bearer": []}, {"caseToken": []}]
-ANYONE = [{}, {"bearer": []}, {"caseToken": []}]
+PUBLIC: list[dict[str, list[str]]] = [{}]
+STAFF: list[dict[str, list[str]]] = [{"bearer": []}]
+STAFF_OR_SENDER: list[dict[str, list[str]]] = [{"bearer": []}, {"caseToken": []}]
+ANYONE: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"caseToken": []}]
 
 
 def listing(item: str, paged: bool = False, cursor: bool = False) -> dict[str, Any]:

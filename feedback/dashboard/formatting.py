@@ -22,7 +22,7 @@ def _swap(text: str, group: str, decimal: str) -> str:
     return text.replace(",", "\0").replace(".", decimal).replace("\0", group)
 
 
-def number(value: int | None) -> str:
+def number(value: float | None) -> str:
     """A count: 1.234 (vi)."""
     group, decimal = _symbols()
     return _swap(f"{int(value or 0):,}", group, decimal)

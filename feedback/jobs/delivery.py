@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
 
 from ..extensions import db
 from ..mail import DeliveryError, TemporaryFailure, channel_for
@@ -52,7 +53,7 @@ def dispatch_committed(notification_ids: list[int]) -> None:
     """Called by the outbox hook once a transaction that wrote rows has
     committed. Never raises: the change is committed whatever happens here,
     and the sweeper retries what could not be handed over."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is a LocalProxy typed as Flask
     try:
         # A fresh app context has its own session: the committing one is
         # still finishing its transaction and must not be reused.
@@ -85,7 +86,7 @@ def dispatch(rows: list[tuple[int, int]], now: datetime | None = None) -> int:
 def _mark_queued(rows: list[tuple[int, int]], now: datetime | None) -> None:
     # Compare-and-set on attempts: a worker that already took the row (and
     # maybe scheduled a retry) must not have it marked queued again.
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)  # typed as FromClause; a mapped class's is a Table
     statement = (table.update()
                  .where(table.c.id == bindparam("nid"), table.c.status == "pending",
                         table.c.attempts == bindparam("seen"))
@@ -170,7 +171,7 @@ def _claim(notification_id: int, now: datetime) -> int | None:
     A queued row was found due by whoever queued it; a pending row is only
     taken once its retry time has come.
     """
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)  # typed as FromClause; a mapped class's is a Table
     attempt = db.session.execute(
         table.update()
         .where(table.c.id == notification_id,
@@ -250,10 +251,11 @@ def retry_now(notification_id: int, now: datetime | None = None) -> bool:
     is not failed (already retried, or never failed). An uncertain row may
     have reached its recipient: callers ask a person first (see
     :func:`is_uncertain`)."""
-    result = db.session.execute(
+    # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed as Result.
+    result = cast("CursorResult[Any]", db.session.execute(
         update(Notification).where(Notification.id == notification_id, Notification.status == "failed")
         .values(status="pending", attempts=0, next_attempt_at=now or utcnow(), queued_at=None, accepted_at=None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if not result.rowcount:
         return False
     dispatch_after_commit(notification_id)

@@ -22,7 +22,7 @@ _scheduler_guard = threading.Lock()
 def start_scheduler_on_first_request() -> None:
     """A before-request hook: start the thread with the first request."""
     if _scheduler_thread is None:
-        start_inprocess_scheduler(current_app._get_current_object())
+        start_inprocess_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]  # current_app is a LocalProxy typed as Flask
 
 
 def scheduler_alive() -> bool:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from redis.exceptions import RedisError
 from rq.job import Job, JobStatus
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from ..extensions import db
 from ..models import Notification, SubmissionKey, utcnow
@@ -56,14 +57,15 @@ def sweep(now: datetime | None = None) -> SweepReport:
                      "so it was probably delivered")
         else:
             known = "not known whether the mail server accepted the message"
-        result = db.session.execute(
+        # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed as Result.
+        result = cast("CursorResult[Any]", db.session.execute(
             update(Notification)
             .where(Notification.id == notification_id, Notification.status == "sending",
                    Notification.attempts == attempts)
             .values(status="failed", next_attempt_at=None,
                     last_error=f"{UNCERTAIN}: the delivery process stopped during attempt {attempts} "
                                f"before recording the outcome; {known}")
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)))
         if result.rowcount:
             drop_secrets(notification_id)
             report.uncertain.append(notification_id)
@@ -78,7 +80,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
         .order_by(Notification.queued_at, Notification.id).limit(SWEEP_BATCH)).all()
     report.expired_keys = _expire_idempotency_keys(now)
     db.session.commit()
-    report.dispatched = dispatch([tuple(row) for row in due], now)
+    report.dispatched = dispatch([(row.id, row.attempts) for row in due], now)
     report.requeued = _requeue_vanished([row.id for row in stale], now)
     return report
 
@@ -86,10 +88,10 @@ def sweep(now: datetime | None = None) -> SweepReport:
 def _expire_idempotency_keys(now: datetime) -> int:
     """API Idempotency-Keys hold for 24 hours; drop older ones so the table
     stays small (the sweeper runs every minute anyway)."""
-    result = db.session.execute(
+    result = cast("CursorResult[Any]", db.session.execute(
         delete(SubmissionKey).where(SubmissionKey.key.like("api:%"),
                                     SubmissionKey.created_at < now - IDEMPOTENCY_TTL)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     return result.rowcount or 0
 
 

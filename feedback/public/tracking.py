@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import wraps
+from typing import cast
 
 from flask import abort, after_this_request, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import case as when
-from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -287,7 +288,9 @@ def similar_published(title: str, content: str, limit: int = 3) -> list[Case]:
     terms = list(dict.fromkeys(pairs))[:20]
     if not terms:
         return []
-    score = sum(when((Case.search_text.contains(term, autoescape=True), 1), else_=0) for term in terms)
+    # terms is not empty, so the sum is a SQL expression, never the start value 0.
+    score = cast(ColumnElement[int],
+                 sum(when((Case.search_text.contains(term, autoescape=True), 1), else_=0) for term in terms))
     query = (select(Case).where(Case.published.is_(True), score >= min(2, len(terms)))
              .options(selectinload(Case.agency))
              .order_by(score.desc(), Case.published_at.desc()).limit(limit))

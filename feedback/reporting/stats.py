@@ -50,7 +50,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import QueryableAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..access import inbox_cases
@@ -106,7 +106,7 @@ def count_if(condition: ColumnElement) -> ColumnElement:
     return func.count(sql_case((condition, 1)))
 
 
-def _columns(scope: Select, *columns: ColumnElement, table=Case) -> Select:
+def _columns(scope: Select, *columns: ColumnElement | QueryableAttribute, table=Case) -> Select:
     """The scope's filters with other columns: an aggregate over the same rows."""
     return scope.with_only_columns(*columns, maintain_column_froms=False).select_from(table)
 
@@ -186,7 +186,7 @@ def _median_days(scope: Select, start: datetime, end: datetime, key) -> Grouped:
     """Median of answer_working_days with window functions (SQLite 3.25+ and
     PostgreSQL alike): number the period's answered cases in order and average
     the middle one or two. Bounded by answered_at, so the sort stays small."""
-    partition = {"partition_by": Case.agency_id} if key is not None else {}
+    partition: dict[str, Any] = {"partition_by": Case.agency_id} if key is not None else {}
     ranked = _columns(
         scope, Case.agency_id.label("agency_id"), Case.answer_working_days.label("days"),
         func.row_number().over(order_by=Case.answer_working_days, **partition).label("rank"),
@@ -203,7 +203,7 @@ def _median_days(scope: Select, start: datetime, end: datetime, key) -> Grouped:
 
 def _complete(values: dict[str, Any]) -> dict[str, Any]:
     """Zeros for missing counts, and the rates (None when nothing to measure)."""
-    figures = {name: int(values.get(name) or 0) for name in COUNT_KEYS}
+    figures: dict[str, Any] = {name: int(values.get(name) or 0) for name in COUNT_KEYS}
     measured = figures["on_time"] + figures["late"]
     figures["on_time_rate"] = figures["on_time"] / measured if measured else None
     figures["satisfaction_rate"] = figures["satisfied"] / figures["ratings"] if figures["ratings"] else None
@@ -352,7 +352,7 @@ def rules_that_hurt(user: User, start: datetime, end: datetime, agency_id: int |
     if not rows:
         return rows
     before = start - (end - start)
-    previous = dict(db.session.execute(_columns(scope, Case.procedure_id, func.count()).where(
+    previous: dict[int, int] = dict(db.session.execute(_columns(scope, Case.procedure_id, func.count()).where(
         Case.received_at >= before, Case.received_at < start,
         Case.procedure_id.in_([row["id"] for row in rows]),
     ).group_by(Case.procedure_id)).all())

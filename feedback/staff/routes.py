@@ -1,6 +1,8 @@
 """Staff pages: the agency inbox (sorted by next deadline) and case pages."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -66,7 +68,7 @@ def inbox():
     categories = db.session.execute(select(Category).order_by(Category.name)).scalars().all()
     query = inbox_list(current_user, request.args, now)
     page = paginate(query)
-    officers = []
+    officers: Sequence[User] = []
     if current_user.agency_id and not current_user.sees_all_agencies:
         officers = db.session.execute(
             select(User).where(User.agency_id == current_user.agency_id,
@@ -134,7 +136,8 @@ def inbox_list(user: User, args, now) -> Select:
 def case_detail(code: str):
     case = _load_case(code)
     allowed = wf.available_actions(case, current_user)
-    agencies = officers = []
+    agencies: Sequence[Agency] = []
+    officers: Sequence[User] = []
     unstaffed: set[int] = set()
     if allowed & {"assign", "transfer"}:
         agencies = db.session.execute(select(Agency).where(Agency.active.is_(True))
