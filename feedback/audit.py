@@ -18,11 +18,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, select, text
+from sqlalchemy import Table, event, select, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -73,6 +74,11 @@ def _chain_head() -> tuple[int, str]:
         last = max(pending, key=lambda r: r.id)
         return last.id, last.hash
     with session.no_autoflush:  # never flush the caller's half-made changes early
+        # The recorded head (one row by primary key, read afresh); the log
+        # itself only when there is none yet.
+        recorded = session.get(AuditHead, HEAD_ID, populate_existing=True)
+        if recorded is not None:
+            return recorded.last_id, recorded.last_hash
         head = session.execute(select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).first()
     return (head.id, head.hash) if head else (0, GENESIS)
 
@@ -99,14 +105,18 @@ def record_audit(action: str, case_id: int | None = None, detail: dict[str, Any]
 
 
 def _move_head(row: AuditLog) -> None:
-    """Point the chain's head at ``row``, in the same transaction (see AuditHead)."""
+    """Point the chain's head at ``row``, in the same transaction (see
+    AuditHead): one UPDATE, or the head's first row when there is none."""
     pending = [obj for obj in db.session.new if isinstance(obj, AuditHead)]
+    if pending:
+        pending[0].last_id, pending[0].last_hash = row.id, row.hash
+        return
+    table = cast(Table, AuditHead.__table__)
     with db.session.no_autoflush:
-        head = pending[0] if pending else db.session.get(AuditHead, HEAD_ID)
-    if head is None:
+        moved = db.session.execute(table.update().where(table.c.id == HEAD_ID)
+                                   .values(last_id=row.id, last_hash=row.hash))
+    if cast("CursorResult[Any]", moved).rowcount == 0:
         db.session.add(AuditHead(id=HEAD_ID, last_id=row.id, last_hash=row.hash))
-    else:
-        head.last_id, head.last_hash = row.id, row.hash
 
 
 # Verification -------------------------------------------------------------------------
