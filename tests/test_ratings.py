@@ -102,7 +102,8 @@ def test_a_second_post_updates_the_rating_instead_of_adding_one(client, answered
     assert second.status_code == 303
     rating = db.session.execute(select(Rating)).scalar_one()
     assert (rating.level, rating.resolved, rating.comment) == (4, "partly", "Đã rõ hơn")
-    actions = db.session.execute(select(CaseEvent.action).where(CaseEvent.case_id == case.id)).scalars().all()
+    actions = db.session.execute(select(CaseEvent.action).where(CaseEvent.case_id == case.id)
+                                 .order_by(CaseEvent.id)).scalars().all()
     assert actions[-2:] == ["rated", "rating_changed"]
     assert "Đã cập nhật đánh giá" in client.get(f"/rate/{token}").get_data(as_text=True)
 
