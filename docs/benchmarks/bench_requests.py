@@ -166,15 +166,33 @@ def sql(url: str, statement: str, *params) -> list[tuple]:
 # Data ----------------------------------------------------------------------------------------------
 
 
+def schema_fingerprint() -> str:
+    """A hash of the models' tables, columns and indexes: a kept database
+    loaded from other models (a table or index added since) is loaded again."""
+    import hashlib
+
+    import feedback.models  # noqa: F401  (the tables of the metadata)
+    from feedback.extensions import db
+
+    parts = []
+    for table in sorted(db.metadata.tables.values(), key=lambda t: t.name):
+        parts.append(table.name + ":" + ",".join(sorted(column.name for column in table.columns)))
+        parts.extend(sorted(f"{index.name}({','.join(c.name for c in index.columns)})" for index in table.indexes))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def ensure_loaded(pg: Cluster, size: int, keep: Path | None, per_day: float) -> tuple[str, dict]:
     """The template database holding ``size`` cases (loaded now unless kept from an earlier run)."""
     name = f"bench_tpl_{size}"
     manifest = keep / "loaded.json" if keep else None
     known = json.loads(manifest.read_text()) if manifest and manifest.exists() else {}
     exists = sql(pg.url, "SELECT 1 FROM pg_database WHERE datname = %s", name)
-    if exists and str(size) in known:
+    schema = schema_fingerprint()
+    if exists and known.get(str(size), {}).get("schema") == schema:
         print(f"  {size:,} cases: reusing the database loaded {known[str(size)]['loaded_at']}", flush=True)
         return name, {**known[str(size)], "reused": True}
+    if exists and str(size) in known:
+        print(f"  {size:,} cases: the models changed since the kept load; loading again", flush=True)
     sql(pg.url, f'DROP DATABASE IF EXISTS "{name}"')
     sql(pg.url, f'CREATE DATABASE "{name}"')
     started = time.perf_counter()
@@ -182,7 +200,7 @@ def ensure_loaded(pg: Cluster, size: int, keep: Path | None, per_day: float) -> 
     loader.create_schema(url)
     counts = loader.seed(url, size, per_day, datetime.now(UTC))
     info = {"loaded_at": datetime.now(UTC).isoformat(timespec="seconds"), "counts": counts,
-            "load_seconds": round(time.perf_counter() - started, 1)}
+            "load_seconds": round(time.perf_counter() - started, 1), "schema": schema}
     print(f"  {size:,} cases: loaded {counts} in {info['load_seconds']:.0f} s", flush=True)
     if manifest:
         known[str(size)] = info
