@@ -80,5 +80,12 @@ def launched_chromium():
             browser.close()
 
 
+def expect(locator):
+    """Playwright's ``expect``, imported only when a browser test runs."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -29,7 +29,7 @@ import pytest
 
 from feedback.extensions import db
 
-from .browser_support import PHONE, SCREENSHOTS, launched_chromium, no_sideways_scroll, served_demo
+from .browser_support import PHONE, SCREENSHOTS, expect, launched_chromium, no_sideways_scroll, served_demo
 from .helpers import PDF_BYTES
 
 pytestmark = pytest.mark.browser
@@ -55,12 +55,6 @@ def live(tmp_path_factory):
 def browser(live):
     with launched_chromium() as browser:
         yield browser
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 class Audit:

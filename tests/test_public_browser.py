@@ -15,7 +15,7 @@ import pytest
 
 from feedback.extensions import db
 
-from .browser_support import DESKTOP, PHONE, SCREENSHOTS, launched_chromium, no_sideways_scroll, served_demo
+from .browser_support import DESKTOP, PHONE, SCREENSHOTS, expect, launched_chromium, no_sideways_scroll, served_demo
 from .helpers import PDF_BYTES
 
 pytestmark = pytest.mark.browser
@@ -33,12 +33,6 @@ def live(tmp_path_factory):
 def browser(live):
     with launched_chromium() as browser:
         yield browser
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def fill_in_the_form(page, base: str, title: str) -> None:
