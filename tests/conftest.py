@@ -7,10 +7,14 @@ a failure (CI sets it).
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
 from config import TestConfig
 from feedback import create_app
@@ -28,6 +32,37 @@ def require_service(available: bool, reason: str) -> None:
     if STRICT:
         pytest.fail(f"strict mode: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def postgresql_url() -> str:
+    """The PostgreSQL server of this run (the suite's own database in the
+    PostgreSQL pass, FEEDBACK_TEST_PG_URL in the SQLite pass); the test is
+    skipped (failed when strict) without one."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        url = os.environ.get("FEEDBACK_TEST_PG_URL", "")
+    require_service(url.startswith("postgresql"),
+                    "PostgreSQL not available (neither DATABASE_URL nor FEEDBACK_TEST_PG_URL is postgresql://)")
+    return url
+
+
+@contextmanager
+def scratch_databases(prefix: str, count: int = 1) -> Iterator[list[str]]:
+    """``count`` new, empty databases on the run's PostgreSQL server, as
+    ``postgresql+psycopg://`` URLs; dropped afterwards, connections and all."""
+    admin_url = make_url(postgresql_url().replace("postgresql://", "postgresql+psycopg://", 1))
+    names = [f"feedback_{prefix}_{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        for name in names:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield [admin_url.set(database=name).render_as_string(hide_password=False) for name in names]
+    finally:
+        with admin.connect() as connection:
+            for name in names:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

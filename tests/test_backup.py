@@ -11,13 +11,11 @@ import secrets
 import subprocess
 import sys
 import tarfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 
 from config import TestConfig
 from feedback import create_app
@@ -25,7 +23,7 @@ from feedback import workflow as wf
 from feedback.extensions import db
 from feedback.models import Attachment, Case, CaseEvent, Rating
 
-from .conftest import require_service
+from .conftest import scratch_databases
 from .helpers import PDF_BYTES, PNG_BYTES, Factory, submit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,25 +152,8 @@ def test_backup_and_restore_into_an_empty_sqlite_database(tmp_path):
 
 
 def test_backup_and_restore_into_an_empty_postgresql_database(tmp_path):
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        url = os.environ.get("FEEDBACK_TEST_PG_URL", "")
-    require_service(url.startswith("postgresql"),
-                    "PostgreSQL not available (neither DATABASE_URL nor FEEDBACK_TEST_PG_URL is postgresql://)")
-    admin_url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    names = [f"feedback_backup_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        for name in names:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        source, target = (admin_url.set(database=name).render_as_string(hide_password=False) for name in names)
+    with scratch_databases("backup", 2) as (source, target):
         round_trip(source, target, tmp_path)
-    finally:
-        with admin.connect() as connection:
-            for name in names:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -6,15 +6,13 @@ import os
 import secrets
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 
 from feedback.extensions import db
 
-from .conftest import require_service
+from .conftest import scratch_databases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,19 +79,5 @@ def test_upgrade_from_empty_on_sqlite(tmp_path):
 
 
 def test_upgrade_from_empty_on_postgresql():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        url = os.environ.get("FEEDBACK_TEST_PG_URL", "")
-    require_service(url.startswith("postgresql"),
-                    "PostgreSQL not available (neither DATABASE_URL nor FEEDBACK_TEST_PG_URL is postgresql://)")
-    admin_url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"feedback_migrate_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        assert_upgrade_matches_models(admin_url.set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_databases("migrate") as (url,):
+        assert_upgrade_matches_models(url)

@@ -15,6 +15,7 @@ from feedback.models import ApiToken, AuditLog, LoginAttempt, User, utcnow
 
 from .api_support import bearer, issue_token, rate_limited_client, submission
 from .helpers import Factory
+from .pages import page_form
 
 
 @pytest.fixture
@@ -201,10 +202,12 @@ def test_ten_wrong_passwords_lock_the_account_for_fifteen_minutes(client, make, 
 def test_an_address_without_an_account_locks_exactly_like_one_with_an_account(client, make, clock):
     make.user("officer", email="canbo@hp.vn")
     answers = {}
+    form = page_form(client.get("/auth/login").get_data(as_text=True), "")  # the login form as rendered
     for email in ("canbo@hp.vn", "khong-co@hp.vn"):
-        responses = [client.post("/auth/login", data={"email": email, "password": "sai-mat-khau"})
+        responses = [client.post("/auth/login", data={**form.data(), "email": email, "password": "sai-mat-khau"})
                      for _ in range(11)]
         answers[email] = [(r.status_code, r.headers.get("Retry-After")) for r in responses]
+        assert "Thư điện tử hoặc mật khẩu không đúng." in responses[0].get_data(as_text=True)
     assert answers["canbo@hp.vn"] == answers["khong-co@hp.vn"] == [(401, None)] * 9 + [(429, "900")] * 2
     # Only keyed hashes are kept, never the addresses tried.
     keys = db.session.execute(select(LoginAttempt.address_key)).scalars().all()

@@ -19,11 +19,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from itertools import pairwise
@@ -33,9 +32,9 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
-from .conftest import require_service
+from .conftest import postgresql_url, require_service, scratch_databases
 
 pytestmark = [pytest.mark.topology, pytest.mark.redis, pytest.mark.postgres]
 
@@ -97,33 +96,10 @@ def next_office_morning(after_days: int = 7) -> datetime:
 # Services --------------------------------------------------------------------
 
 
-def pg_admin_url() -> str:
-    url = os.environ.get("FEEDBACK_TEST_PG_URL", "")
-    require_service(url.startswith("postgresql"), "PostgreSQL not available (FEEDBACK_TEST_PG_URL)")
-    return url
-
-
 def redis_binary() -> str:
     binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server") or ""
     require_service(bool(binary) and os.path.exists(binary), "redis-server not found (REDIS_SERVER_BIN)")
     return binary
-
-
-@contextmanager
-def scratch_database(admin: str) -> Iterator[str]:
-    """A new, empty database next to FEEDBACK_TEST_PG_URL's; dropped afterwards."""
-    admin_url = make_url(admin.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"feedback_topology_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False).replace(
-            "postgresql+psycopg://", "postgresql://", 1)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 class Processes:
@@ -253,9 +229,9 @@ class Topology:
 
 @pytest.fixture
 def topology(tmp_path) -> Iterator[Topology]:
-    admin = pg_admin_url()
     binary = redis_binary()
-    with scratch_database(admin) as database_url:
+    with scratch_databases("topology") as (scratch,):
+        database_url = scratch.replace("postgresql+psycopg://", "postgresql://", 1)  # as an operator writes it
         rport = free_port()
         redis_url = f"redis://127.0.0.1:{rport}/0"
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
@@ -547,7 +523,7 @@ def _has_postgres_account() -> bool:
 def test_postgresql_restarted_under_a_running_gunicorn_loses_no_case(tmp_path):
     import threading
 
-    pg_admin_url()  # the same requirement as the other tests: PostgreSQL is part of the run
+    postgresql_url()  # the same requirement as the other tests: PostgreSQL is part of the run
     cluster = PgCluster()
     env = {**os.environ, "DATABASE_URL": cluster.url, "REDIS_URL": "", "SECRET_KEY": secrets.token_urlsafe(48),
            "FEEDBACK_MAIL_BACKEND": "console", "FEEDBACK_MAIL_FOLDER": str(tmp_path / "mail"),
