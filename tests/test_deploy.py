@@ -139,3 +139,22 @@ def test_a_long_streamed_response_outlives_the_worker_timeout(tmp_path):
         assert "WORKER TIMEOUT" not in (tmp_path / "gunicorn.log").read_text()
     finally:
         stop(process)
+
+
+def test_a_production_install_gets_no_test_tool():
+    """requirements.txt is what a server installs: pinned, and without the
+    tools that only tests and development use (those are in requirements-dev.txt,
+    which installs requirements.txt first)."""
+    def packages(name: str) -> dict[str, str]:
+        lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+        pins = [line.split("#")[0].strip() for line in lines]
+        return dict(pin.lower().replace("_", "-").split("==", 1) for pin in pins if pin and not pin.startswith("-"))
+
+    production, development = packages("requirements.txt"), packages("requirements-dev.txt")
+    test_tools = {"pytest", "pytest-xdist", "playwright", "schemathesis", "hypothesis", "aiosmtpd", "georeport",
+                  "ruff", "mypy", "pre-commit", "axe-playwright-python"}
+    assert not test_tools & set(production)
+    assert test_tools <= set(development)
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert all(line.split("#")[0].strip() == "" or "==" in line
+               for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines())
