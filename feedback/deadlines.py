@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -38,38 +37,33 @@ OVERRIDE_WORKED_NAME = "Ngày làm việc bù"
 _ONE_DAY = timedelta(days=1)
 
 
-@cache
-def vietnam_holidays() -> holidays.HolidayBase:
-    """The package's Vietnamese holidays, one object per process.
-
-    Building it costs a fraction of a millisecond and each year it fills in
-    about as much again; what it holds never changes while the process runs
-    (the package is pinned), so every calendar shares it. It fills in a
-    year the first time a date of that year is looked up, so any year works:
-    look days up through :func:`holidays_with_year`, never directly.
-    Vietnamese names whatever the server's locale, since citizens see them.
-    """
-    return holidays.country_holidays("VN", language="vi")
-
-
-# Years of vietnam_holidays() known to be filled in completely. The package
-# marks a year as known *before* it fills it in, so a second thread asking
-# about that year in between would see no holidays at all (and a calendar
-# would remember Tết as a working day): the first look at a year is made
-# under a lock, and only then is the year listed here.
-_FILLED_YEARS: set[int] = set()
-_FILLING = threading.Lock()
+# The package's Vietnamese holidays, shared by every calendar of the process
+# (building them costs about a millisecond a year, and they never change
+# while the process runs: the package is pinned). Vietnamese names whatever
+# the server's locale, since citizens see them.
+#
+# The package fills in a year lazily, the first time a date of it is looked
+# up, and marks the year as known *before* filling it in: two threads
+# sharing one object could see a year with no holidays at all (and a
+# calendar would remember Tết as a working day). So a published object is
+# never filled in afterwards: it is built with its years up front, and a
+# year it lacks makes a new object, built under a lock, that replaces it.
+_SHARED: tuple[frozenset[int], holidays.HolidayBase] | None = None
+_BUILDING = threading.Lock()
 
 
 def holidays_with_year(year: int) -> holidays.HolidayBase:
-    """:func:`vietnam_holidays` with ``year`` filled in, safe with threads."""
-    shared = vietnam_holidays()
-    if year not in _FILLED_YEARS:
-        with _FILLING:
-            if year not in _FILLED_YEARS:
-                shared.get(date(year, 1, 1))  # fills in the whole year
-                _FILLED_YEARS.add(year)
-    return shared
+    """The shared holidays, with ``year`` (and its neighbours) already in."""
+    global _SHARED
+    shared = _SHARED
+    if shared is not None and year in shared[0]:
+        return shared[1]
+    with _BUILDING:
+        shared = _SHARED
+        if shared is None or year not in shared[0]:
+            years = (shared[0] if shared is not None else frozenset()) | set(range(year - 1, year + 2))
+            _SHARED = shared = (years, holidays.country_holidays("VN", language="vi", years=sorted(years)))
+        return shared[1]
 
 
 class WorkingCalendar:

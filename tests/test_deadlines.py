@@ -420,8 +420,9 @@ def test_counting_back_over_tet_2026(calendar):
 
 def test_two_threads_looking_up_a_new_year_at_once_both_see_its_holidays(monkeypatch):
     """The holidays are shared by the process (gunicorn runs threads); the
-    package marks a year known before filling it in, so without the lock a
-    second thread could take Tết for a working day, and remember it."""
+    package marks a year known before filling it in, so a shared object
+    filled in lazily let a second thread take Tết for a working day, and
+    remember it."""
     import sys
     import threading
 
@@ -436,8 +437,7 @@ def test_two_threads_looking_up_a_new_year_at_once_both_see_its_holidays(monkeyp
     sys.setswitchinterval(1e-6)  # switch threads as often as possible
     try:
         for _trial in range(40):
-            deadlines.vietnam_holidays.cache_clear()
-            monkeypatch.setattr(deadlines, "_FILLED_YEARS", set())
+            monkeypatch.setattr(deadlines, "_SHARED", None)  # as a worker starts: nothing built yet
             calendar, seen, start = WorkingCalendar(), {}, threading.Barrier(2)
 
             def first(calendar=calendar, start=start) -> None:
@@ -456,4 +456,3 @@ def test_two_threads_looking_up_a_new_year_at_once_both_see_its_holidays(monkeyp
             assert not any(seen["working"]), [d for d, w in zip(weekday_holidays, seen["working"], strict=True) if w]
     finally:
         sys.setswitchinterval(previous)
-        deadlines.vietnam_holidays.cache_clear()
